@@ -1,0 +1,161 @@
+"""DCGAN: all-convolutional generator and discriminator builders and the model."""
+
+from __future__ import annotations
+
+import keras
+
+from kerasgan.models.gan import GAN
+
+__all__ = ["DCGAN", "build_dcgan_discriminator", "build_dcgan_generator"]
+
+# image side -> (side of the first feature map, number of stride-2 layers)
+_LAYOUTS = {16: (4, 2), 28: (7, 2), 32: (4, 3), 64: (4, 4)}
+
+
+def _layout(image_shape):
+    if len(image_shape) != 3 or image_shape[0] != image_shape[1] or image_shape[0] not in _LAYOUTS:
+        raise ValueError(
+            "image_shape must be (S, S, C) with S in "
+            f"{sorted(_LAYOUTS)}. Received: image_shape={tuple(image_shape)!r}"
+        )
+    return _LAYOUTS[image_shape[0]]
+
+
+def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), base_filters=64, name="generator"):
+    """DCGAN generator: project and reshape, then fractionally-strided convolutions.
+
+    ``z -> Dense(s*s*F*2^(n-1)) -> BN -> ReLU -> [ConvT(4, stride 2) -> BN -> ReLU] * (n-1)
+    -> ConvT(C, 4, stride 2) -> tanh``, following the DCGAN guidelines: no
+    pooling or hidden fully connected layers, batch norm in G, ReLU in G and
+    tanh at the output (images in ``[-1, 1]``).
+
+    Args:
+        latent_dim: size of ``z``.
+        image_shape: ``(S, S, C)`` with ``S`` in 16, 28, 32, 64.
+        base_filters: filters of the last hidden layer; earlier ones double.
+        name: model name.
+
+    Returns:
+        A built ``keras.Model`` ``[B, latent_dim] -> [B, S, S, C]``.
+
+    Example:
+        >>> build_dcgan_generator(8, (16, 16, 1), base_filters=8).output_shape
+        (None, 16, 16, 1)
+
+    Reference:
+        Unsupervised Representation Learning with Deep Convolutional
+        Generative Adversarial Networks, Radford, Metz and Chintala, 2015.
+    """
+    start, n_up = _layout(image_shape)
+    filters = base_filters * 2 ** (n_up - 1)
+    z = keras.Input((int(latent_dim),), name="z")
+    h = keras.layers.Dense(start * start * filters, use_bias=False, name="project")(z)
+    h = keras.layers.BatchNormalization(name="bn_project")(h)
+    h = keras.layers.ReLU()(h)
+    h = keras.layers.Reshape((start, start, filters))(h)
+    for i in range(n_up - 1):
+        filters //= 2
+        h = keras.layers.Conv2DTranspose(filters, 4, 2, padding="same", use_bias=False, name=f"deconv_{i}")(h)
+        h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+        h = keras.layers.ReLU()(h)
+    h = keras.layers.Conv2DTranspose(image_shape[-1], 4, 2, padding="same", name="deconv_out")(h)
+    x = keras.layers.Activation("tanh", dtype="float32", name="samples")(h)
+    return keras.Model(z, x, name=name)
+
+
+def build_dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, normalization="batch", name="discriminator"):
+    """DCGAN discriminator: strided convolutions with LeakyReLU(0.2).
+
+    ``x -> Conv(F, 4, stride 2) -> LReLU -> [Conv(2^i F, 4, stride 2) -> Norm -> LReLU] * (n-1)
+    -> Flatten -> Dense(1)`` (one logit, no sigmoid). No normalization on the
+    first layer, as in the paper.
+
+    Args:
+        image_shape: ``(S, S, C)`` with ``S`` in 16, 28, 32, 64.
+        base_filters: filters of the first layer; later ones double.
+        normalization: ``"batch"`` (DCGAN), ``"layer"`` (for a critic with a
+            gradient penalty) or ``None``.
+        name: model name.
+
+    Returns:
+        A built ``keras.Model`` ``[B, S, S, C] -> [B, 1]``.
+
+    Example:
+        >>> build_dcgan_discriminator((16, 16, 1), base_filters=8).output_shape
+        (None, 1)
+
+    Reference:
+        Radford, Metz and Chintala, 2015.
+    """
+    if normalization not in ("batch", "layer", None):
+        raise ValueError(
+            f"normalization must be 'batch', 'layer' or None. Received: normalization={normalization!r}"
+        )
+    _, n_down = _layout(image_shape)
+    x = keras.Input(tuple(image_shape), name="x")
+    h = keras.layers.Conv2D(base_filters, 4, 2, padding="same", name="conv_0")(x)
+    h = keras.layers.LeakyReLU(0.2)(h)
+    filters = base_filters
+    for i in range(1, n_down):
+        filters *= 2
+        h = keras.layers.Conv2D(filters, 4, 2, padding="same", use_bias=normalization is None, name=f"conv_{i}")(h)
+        if normalization == "batch":
+            h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+        elif normalization == "layer":
+            h = keras.layers.LayerNormalization(axis=[1, 2, 3], name=f"ln_{i}")(h)
+        h = keras.layers.LeakyReLU(0.2)(h)
+    h = keras.layers.Flatten()(h)
+    logits = keras.layers.Dense(1, dtype="float32", name="logits")(h)
+    return keras.Model(x, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="kerasgan")
+class DCGAN(GAN):
+    """Deep convolutional GAN with the paper's architecture and optimizer.
+
+    Builds :func:`build_dcgan_generator` / :func:`build_dcgan_discriminator`
+    when they are not given; trains with the non-saturating loss and
+    Adam(2e-4, beta_1=0.5) (see :class:`GAN` for the game).
+
+    Args:
+        generator: optional generator; built from ``image_shape`` if None.
+        discriminator: optional discriminator; built if None.
+        latent_dim: latent size (default 100).
+        image_shape: ``(S, S, C)``, S in 16, 28, 32, 64 (default 28x28x1).
+        base_filters: width of the built networks.
+        **kwargs: passed to :class:`GAN`.
+
+    Returns:
+        A :class:`GAN`.
+
+    Example:
+        >>> import kerasgan
+        >>> model = kerasgan.DCGAN(latent_dim=8, image_shape=(16, 16, 1), base_filters=8)
+        >>> model.compile()
+
+    Reference:
+        Radford, Metz and Chintala, 2015.
+    """
+
+    def __init__(
+        self,
+        generator=None,
+        discriminator=None,
+        latent_dim=100,
+        image_shape=(28, 28, 1),
+        base_filters=64,
+        **kwargs,
+    ):
+        image_shape = tuple(int(s) for s in image_shape)
+        if generator is None:
+            generator = build_dcgan_generator(latent_dim, image_shape, base_filters)
+        if discriminator is None:
+            discriminator = build_dcgan_discriminator(image_shape, base_filters)
+        super().__init__(generator, discriminator, latent_dim, **kwargs)
+        self.image_shape = image_shape
+        self.base_filters = int(base_filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"image_shape": list(self.image_shape), "base_filters": self.base_filters})
+        return config

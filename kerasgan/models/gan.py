@@ -1,0 +1,558 @@
+"""The GAN base model: a ``keras.Model`` whose ``train_step`` plays the game."""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from kerasgan import losses as losses_lib
+from kerasgan import regularizers
+
+__all__ = ["GAN", "default_jit_compile"]
+
+_DATA_CHECK = "kerasgan: training data contains NaN or Inf"
+
+
+def default_jit_compile(strategy=None) -> bool:
+    """XLA by default on one device; off with several replicas.
+
+    XLA is faster for every model measured here on one device (see
+    ``benchmarks/RESULTS.md``). Under ``MirroredStrategy`` over logical CPU
+    devices ``jit_compile=True`` fails ("Trying to access resource ... located
+    in device CPU:1 from device CPU:0"), and Keras also turns XLA off under any
+    strategy, so multi-replica runs default to no XLA (pass
+    ``jit_compile=True`` explicitly on multi-GPU to opt in).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    return strategy.num_replicas_in_sync == 1
+
+
+def _replica_slice(global_tensor, local_batch):
+    """This replica's rows of a tensor drawn for the whole global batch.
+
+    Every replica draws the same global tensor from the same stateless seed
+    and keeps its own rows, so replicas get different noise (keras#20611 drew
+    identical noise on every replica) and N replicas see exactly the noise one
+    device would see for the same global batch.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return global_tensor
+    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+    return global_tensor[start : start + local_batch]
+
+
+def _num_replicas():
+    ctx = tf.distribute.get_replica_context()
+    return 1 if ctx is None else ctx.num_replicas_in_sync
+
+
+@keras.saving.register_keras_serializable(package="kerasgan")
+class GAN(keras.Model):
+    """Generative adversarial network trained with ``fit``.
+
+    One ``train_step`` = ``d_steps`` discriminator updates (each on the same
+    real batch with fresh latents) followed by one generator update:
+
+        D step:  minimize mean_i [ L_D(D(x_i), D(G(z_i))) + gp_weight * gp_i
+                                   + r1_weight / 2 * |grad D(x_i)|^2 ]
+                 then clip D's weights to [-clip_value, clip_value] if set
+        G step:  minimize mean_i L_G(D(G(z_i)))
+
+    where ``(L_G, L_D) = kerasgan.losses.get(loss)`` and the means run over the
+    *global* batch (correct under ``MirroredStrategy``). Latents are
+    ``z ~ N(0, I)``. A D step leaves the generator's variables untouched and a
+    G step leaves the discriminator's untouched (moving statistics of batch
+    normalization included: they are restored after the other player's pass).
+
+    Args:
+        generator: ``keras.Model`` mapping ``[B, latent_dim]`` to samples.
+        discriminator: ``keras.Model`` mapping samples to logits ``[B, 1]``
+            (no sigmoid at the end).
+        latent_dim: size of the latent vector ``z``.
+        loss: name of a loss pair in :mod:`kerasgan.losses`.
+        d_steps: discriminator updates per generator update (``k`` in
+            Goodfellow et al.; ``n_critic`` in WGAN).
+        gp_weight: weight of the WGAN-GP gradient penalty (0 disables it).
+        gp_target: target gradient norm of the penalty.
+        r1_weight: ``gamma`` of the R1 penalty (0 disables it).
+        clip_value: if set, clip D's weights to ``[-c, c]`` after each D step.
+        seed: integer seed of the latent / interpolation noise.
+
+    Returns:
+        ``fit`` logs ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean
+        discriminator output on real / generated data), plus ``gp`` or ``r1``
+        when those penalties are on.
+
+    Example:
+        >>> import numpy as np, keras, kerasgan
+        >>> g = kerasgan.models.build_mlp_generator(latent_dim=2, output_dim=2)
+        >>> d = kerasgan.models.build_mlp_discriminator(input_dim=2)
+        >>> gan = kerasgan.GAN(g, d, latent_dim=2)
+        >>> gan.compile()
+        >>> x = np.random.normal(size=(256, 2)).astype("float32")
+        >>> history = gan.fit(x, batch_size=64, epochs=1, verbose=0)
+        >>> gan.sample(5).shape
+        (5, 2)
+
+    Reference:
+        Generative Adversarial Nets, Goodfellow et al., 2014.
+    """
+
+    default_loss = "non_saturating"
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        loss=None,
+        d_steps=1,
+        gp_weight=0.0,
+        gp_target=1.0,
+        r1_weight=0.0,
+        clip_value=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        loss = self.default_loss if loss is None else loss
+        losses_lib.get(loss)  # validates the name
+        if not isinstance(generator, keras.Model):
+            raise ValueError(
+                f"generator must be a keras.Model. Received: generator={generator!r}"
+            )
+        if not isinstance(discriminator, keras.Model):
+            raise ValueError(
+                "discriminator must be a keras.Model. "
+                f"Received: discriminator={discriminator!r}"
+            )
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)):
+            raise ValueError(
+                f"latent_dim must be a positive int. Received: latent_dim={latent_dim!r}"
+            )
+        if latent_dim < 1:
+            raise ValueError(
+                f"latent_dim must be a positive int. Received: latent_dim={latent_dim}"
+            )
+        if isinstance(d_steps, bool) or not isinstance(d_steps, (int, np.integer)):
+            raise ValueError(f"d_steps must be an int >= 1. Received: d_steps={d_steps!r}")
+        if d_steps < 1:
+            raise ValueError(f"d_steps must be an int >= 1. Received: d_steps={d_steps}")
+        for name, value in (("gp_weight", gp_weight), ("r1_weight", r1_weight)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0. Received: {name}={value}")
+        if clip_value is not None and not (np.isfinite(clip_value) and clip_value > 0):
+            raise ValueError(f"clip_value must be > 0 or None. Received: clip_value={clip_value}")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an int or None. Received: seed={seed!r}")
+
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.loss_name = loss
+        self.d_steps = int(d_steps)
+        self.gp_weight = float(gp_weight)
+        self.gp_target = float(gp_target)
+        self.r1_weight = float(r1_weight)
+        self.clip_value = None if clip_value is None else float(clip_value)
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="gan_seed")
+        self._g_loss_fn, self._d_loss_fn = losses_lib.get(loss)
+
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.gp_tracker = keras.metrics.Mean(name="gp") if self.gp_weight else None
+        self.r1_tracker = keras.metrics.Mean(name="r1") if self.r1_weight else None
+
+        if generator.built and discriminator.built:
+            self.build()
+
+    # --- Keras plumbing ---------------------------------------------------------
+
+    def build(self, input_shape=None):
+        if not self.generator.built:
+            self.generator.build((None, self.latent_dim))
+        if not self.discriminator.built:
+            self.discriminator.build(self.generator.compute_output_shape((None, self.latent_dim)))
+        self.built = True
+
+    def call(self, z, training=False):
+        """Runs the generator: ``G(z)``."""
+        return self.generator(z, training=training)
+
+    @property
+    def metrics(self):
+        trackers = [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.d_real_tracker,
+            self.d_fake_tracker,
+        ]
+        trackers += [t for t in (self.gp_tracker, self.r1_tracker) if t is not None]
+        return trackers
+
+    def default_optimizers(self):
+        """``(g_optimizer, d_optimizer)`` used when ``compile`` is not given them.
+
+        Adam(2e-4, beta_1=0.5) for both, as recommended for DCGAN.
+        """
+        return (
+            keras.optimizers.Adam(2e-4, beta_1=0.5),
+            keras.optimizers.Adam(2e-4, beta_1=0.5),
+        )
+
+    def compile(
+        self,
+        g_optimizer=None,
+        d_optimizer=None,
+        jit_compile=None,
+        steps_per_execution=1,
+        run_eagerly=False,
+    ):
+        """Configures the two optimizers.
+
+        Args:
+            g_optimizer: generator optimizer (instance, name or config).
+            d_optimizer: discriminator optimizer.
+            jit_compile: XLA; ``None`` picks :func:`default_jit_compile`.
+                ``True`` under several CPU replicas falls back to ``False``
+                with a warning.
+            steps_per_execution: train steps per compiled call.
+            run_eagerly: debug mode.
+
+        Returns:
+            None.
+        """
+        default_g, default_d = self.default_optimizers()
+        g_optimizer = keras.optimizers.get(g_optimizer) or default_g
+        d_optimizer = keras.optimizers.get(d_optimizer) or default_d
+        if g_optimizer is d_optimizer:
+            raise ValueError(
+                "g_optimizer and d_optimizer must be two different optimizer "
+                "instances (each keeps its own moments). Received the same object twice."
+            )
+        strategy = tf.distribute.get_strategy()
+        if jit_compile is None or jit_compile == "auto":
+            jit_compile = default_jit_compile(strategy)
+        if jit_compile and strategy.num_replicas_in_sync > 1 and not tf.config.list_logical_devices("GPU"):
+            import warnings
+
+            warnings.warn(
+                "jit_compile=True is not supported by MirroredStrategy over CPU devices; "
+                "falling back to jit_compile=False.",
+                stacklevel=2,
+            )
+            jit_compile = False
+        if self.dtype_policy.name == "mixed_float16":
+            # super().compile would wrap only its own (unused) optimizer.
+            g_optimizer = _loss_scaled(g_optimizer)
+            d_optimizer = _loss_scaled(d_optimizer)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        # optimizer=None: no unused default optimizer as model.optimizer.
+        super().compile(
+            optimizer=None,
+            jit_compile=bool(jit_compile),
+            steps_per_execution=steps_per_execution,
+            run_eagerly=run_eagerly,
+        )
+        # Build both optimizers now: under MirroredStrategy lazily built ones
+        # fail ("You must feed a value for placeholder"), and state restored
+        # into unbuilt optimizers is silently skipped.
+        if not self.built:
+            self.build()
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(_unscaled(self.g_optimizer)),
+            "d_optimizer": keras.saving.serialize_keras_object(_unscaled(self.d_optimizer)),
+            "jit_compile": bool(self.jit_compile),
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("g_optimizer", "d_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "latent_dim": self.latent_dim,
+                "loss": self.loss_name,
+                "d_steps": self.d_steps,
+                "gp_weight": self.gp_weight,
+                "gp_target": self.gp_target,
+                "r1_weight": self.r1_weight,
+                "clip_value": self.clip_value,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+    # --- sampling --------------------------------------------------------------
+
+    def generate(self, z, batch_size=256):
+        """Runs the generator in inference mode on given latents.
+
+        Args:
+            z: ``[N, latent_dim]`` latents.
+            batch_size: batch size of the compiled prediction loop.
+
+        Returns:
+            numpy array of samples ``[N, ...]``.
+        """
+        z = np.asarray(z, dtype="float32")
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"z must have shape [N, {self.latent_dim}]. Received: z.shape={z.shape}"
+            )
+        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+
+    def sample(self, n, seed=None, batch_size=256):
+        """Draws ``n`` samples ``G(z)``, ``z ~ N(0, I)``.
+
+        Args:
+            n: number of samples.
+            seed: optional int seed for the latents.
+            batch_size: batch size of the compiled prediction loop.
+
+        Returns:
+            numpy array ``[n, ...]``.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive int. Received: n={n!r}")
+        rng = np.random.default_rng(seed)
+        return self.generate(rng.standard_normal((n, self.latent_dim)), batch_size=batch_size)
+
+    # --- input validation -----------------------------------------------------
+
+    def _expected_rank(self):
+        shape = self.generator.compute_output_shape((None, self.latent_dim))
+        return len(shape)
+
+    def _validate_array(self, x):
+        if isinstance(x, (np.ndarray, tf.Tensor)) or hasattr(x, "__array__"):
+            arr = np.asarray(x)
+            if arr.ndim != self._expected_rank():
+                raise ValueError(
+                    f"Training data must have rank {self._expected_rank()} "
+                    f"(the generator's output rank, shape "
+                    f"{self.generator.compute_output_shape((None, self.latent_dim))}). "
+                    f"Received: x with shape {arr.shape}"
+                )
+            if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+                bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+                raise ValueError(
+                    f"Training data contains {bad} NaN/Inf values. Received: x with "
+                    f"non-finite entries, e.g. at index "
+                    f"{tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])}"
+                )
+            return arr
+        return None
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit`` with the data checked first.
+
+        numpy arrays and tensors are checked for rank and NaN/Inf before
+        training; a ``tf.data.Dataset`` is checked as it streams and a
+        non-finite batch stops training with a ``ValueError``.
+        """
+        if x is not None and not isinstance(x, tf.data.Dataset):
+            arr = self._validate_array(x)
+            if arr is not None and not isinstance(x, tf.Tensor):
+                x = arr
+        elif isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            first = spec[0] if isinstance(spec, tuple) else spec
+            if hasattr(first, "shape") and first.shape.rank is not None:
+                if first.shape.rank != self._expected_rank():
+                    raise ValueError(
+                        f"Training data must have rank {self._expected_rank()}. "
+                        f"Received: dataset elements with shape {first.shape}"
+                    )
+            x = x.map(_assert_finite_element)
+        try:
+            return super().fit(x, y, *args, **kwargs)
+        except tf.errors.InvalidArgumentError as e:
+            if _DATA_CHECK in str(e):
+                raise ValueError(
+                    "Training data contains NaN or Inf values (found while streaming "
+                    "the dataset). Received: a tf.data.Dataset with non-finite entries"
+                ) from None
+            raise
+
+    # --- the game ----------------------------------------------------------------
+
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        if isinstance(data, dict):
+            raise ValueError(
+                "GAN expects data as x or (x, ...). Received: a dict with keys "
+                f"{sorted(data)}"
+            )
+        rank = self._expected_rank()
+        if data.shape.rank is not None and data.shape.rank != rank:
+            raise ValueError(
+                f"Training data must have rank {rank}. Received: batch with shape {data.shape}"
+            )
+        return data
+
+    def draw_latents(self, local_batch):
+        """``z ~ N(0, I)`` for this replica: ``[local_batch, latent_dim]``."""
+        seed = self.seed_generator.next()
+        z = tf.random.stateless_normal(
+            [local_batch * _num_replicas(), self.latent_dim], seed=seed
+        )
+        return _replica_slice(z, local_batch)
+
+    def discriminator_loss(self, real, fake, training=True):
+        """Per-example D loss and diagnostics for one batch.
+
+        Returns:
+            ``(per_example_loss [B], logs dict)``.
+        """
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        per_example = self._d_loss_fn(real_logits, fake_logits)
+        logs = {
+            "d_real": tf.reduce_mean(tf.cast(real_logits, tf.float32)),
+            "d_fake": tf.reduce_mean(tf.cast(fake_logits, tf.float32)),
+        }
+        if self.gp_weight:
+            local_batch = tf.shape(real)[0]
+            alpha = regularizers.interpolation_weights(
+                local_batch * _num_replicas(), real.shape.rank, self.seed_generator.next()
+            )
+            alpha = _replica_slice(alpha, local_batch)
+            gp = regularizers.gradient_penalty(
+                self.discriminator, real, fake, alpha, target=self.gp_target
+            )
+            per_example = per_example + self.gp_weight * gp
+            logs["gp"] = tf.reduce_mean(gp)
+        if self.r1_weight:
+            r1 = regularizers.r1_penalty(self.discriminator, real)
+            per_example = per_example + 0.5 * self.r1_weight * r1
+            logs["r1"] = tf.reduce_mean(r1)
+        return per_example, logs
+
+    def discriminator_step(self, real):
+        """One discriminator update on ``real`` with fresh latents."""
+        local_batch = tf.shape(real)[0]
+        z = self.draw_latents(local_batch)
+        with _preserve(self.generator.non_trainable_variables):
+            fake = self.generator(z, training=True)
+        fake = tf.stop_gradient(fake)
+        with tf.GradientTape() as tape:
+            per_example, logs = self.discriminator_loss(real, fake)
+            loss = losses_lib.global_batch_mean(per_example)
+            scaled = self.d_optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+        if self.clip_value is not None:
+            regularizers.clip_weights(self.discriminator.trainable_variables, self.clip_value)
+        logs["d_loss"] = tf.reduce_mean(per_example)
+        return logs
+
+    def generator_step(self, local_batch):
+        """One generator update through the (unchanged) discriminator."""
+        z = self.draw_latents(local_batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            with _preserve(self.discriminator.non_trainable_variables):
+                fake_logits = self.discriminator(fake, training=True)
+            per_example = self._g_loss_fn(fake_logits)
+            loss = losses_lib.global_batch_mean(per_example)
+            scaled = self.g_optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
+        self.g_optimizer.apply(grads, self.generator.trainable_variables)
+        return {"g_loss": tf.reduce_mean(per_example)}
+
+    def train_step(self, data):
+        real = self._unpack(data)
+        local_batch = tf.shape(real)[0]
+        d_logs = {}
+        for _ in range(self.d_steps):
+            d_logs = self.discriminator_step(real)
+        g_logs = self.generator_step(local_batch)
+        return self._update_trackers({**d_logs, **g_logs})
+
+    def _update_trackers(self, logs):
+        for tracker in self.metrics:
+            if tracker.name in logs:
+                tracker.update_state(logs[tracker.name])
+        return {t.name: t.result() for t in self.metrics}
+
+    def test_step(self, data):
+        """Evaluates both losses on a batch without updating anything."""
+        real = self._unpack(data)
+        local_batch = tf.shape(real)[0]
+        fake = self.generator(self.draw_latents(local_batch), training=False)
+        real_logits = self.discriminator(real, training=False)
+        fake_logits = self.discriminator(fake, training=False)
+        logs = {
+            "d_loss": tf.reduce_mean(self._d_loss_fn(real_logits, fake_logits)),
+            "g_loss": tf.reduce_mean(self._g_loss_fn(fake_logits)),
+            "d_real": tf.reduce_mean(tf.cast(real_logits, tf.float32)),
+            "d_fake": tf.reduce_mean(tf.cast(fake_logits, tf.float32)),
+        }
+        return self._update_trackers(logs)
+
+
+class _preserve:
+    """Restores variables' values on exit (e.g. another player's BN statistics).
+
+    The other player must be run in training mode (batch statistics), but its
+    moving averages belong to its own updates, so they are put back.
+    """
+
+    def __init__(self, variables):
+        self.variables = list(variables)
+
+    def __enter__(self):
+        self.saved = [tf.identity(v.value) for v in self.variables]
+        return self
+
+    def __exit__(self, *exc):
+        for v, value in zip(self.variables, self.saved):
+            v.assign(value)
+        return False
+
+
+def _assert_finite_element(*element):
+    x = element[0]
+    if x.dtype.is_floating:
+        x = tf.debugging.assert_all_finite(x, _DATA_CHECK)
+    return (x,) + tuple(element[1:]) if len(element) > 1 else x
+
+
+def _loss_scaled(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+def _unscaled(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.inner_optimizer
+    return optimizer
