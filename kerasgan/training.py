@@ -1,0 +1,400 @@
+"""``run(config)``: strategy, data, model, callbacks, fit, evaluate, export.
+
+Recipes are a config plus a call to :func:`main`. A config is a plain dict;
+:data:`DEFAULTS` lists every key.
+
+Example:
+    >>> from kerasgan import training
+    >>> cfg = training.resolve({"name": "doc", "model": "gan", "dataset": "ring8",
+    ...                         "epochs": 1, "steps_per_epoch": 2})
+    >>> cfg["batch_size"]
+    256
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["DEFAULTS", "MODELS", "build_model", "main", "make_dataset", "resolve", "run"]
+
+MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
+
+DEFAULTS = {
+    "name": None,  # run / export name (required)
+    "model": "gan",  # one of MODELS
+    "dataset": "grid25",  # a kerasgan.data.toy name, "digits", or a tfds name
+    "seed": 0,
+    # networks
+    "latent_dim": 2,
+    "g_hidden_units": [128, 128, 128],
+    "d_hidden_units": [128, 128, 128],
+    "g_batch_norm": False,
+    "d_layer_norm": False,
+    "d_spectral_norm": False,
+    "image_size": 16,  # images: side of the (square) images
+    "base_filters": 32,  # images: DCGAN width
+    # game
+    "d_steps": None,  # None: the model's default
+    "gp_weight": None,
+    # optimization
+    "batch_size": 256,
+    "epochs": 10,
+    "steps_per_epoch": 100,
+    "g_lr": None,  # None: the model's default optimizers
+    "d_lr": None,
+    "beta_1": None,
+    "beta_2": None,
+    "lr_decay": False,  # linear decay of both learning rates to 0 over the run
+    "num_train_samples": 100_000,
+    "tfds_mock": False,  # tests: tfds.testing.mock_data instead of the prepared dataset  # toy data: size of the training set
+    "jit_compile": None,  # None: XLA on one device (kerasgan.models.default_jit_compile)
+    "steps_per_execution": 1,
+    "strategy": "auto",
+    # monitoring and outputs
+    "eval_every": 1,
+    "eval_samples": 2500,
+    "runs_dir": "runs",
+    "export_dir": "saved_models",
+    "export_version": 1,
+    "export": True,
+    "tensorboard": True,
+    "verbose": 1,
+}
+
+
+def resolve(config, overrides=None):
+    """Fills defaults and validates a config; ``overrides`` win over ``config``.
+
+    Args:
+        config: dict of keys from :data:`DEFAULTS`.
+        overrides: optional dict applied on top.
+
+    Returns:
+        A new complete config dict.
+
+    Raises:
+        ValueError: for unknown keys or bad values.
+    """
+    cfg = copy.deepcopy(DEFAULTS)
+    for source in (config or {}), (overrides or {}):
+        unknown = sorted(set(source) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"Unknown config keys {unknown}. Valid keys: {sorted(DEFAULTS)}")
+        cfg.update(copy.deepcopy(source))
+    if not cfg["name"] or not isinstance(cfg["name"], str):
+        raise ValueError(f"config 'name' must be a non-empty string. Received: name={cfg['name']!r}")
+    if cfg["model"] not in MODELS:
+        raise ValueError(f"Unknown model. Expected one of {list(MODELS)}. Received: model={cfg['model']!r}")
+    for key in ("epochs", "steps_per_epoch", "batch_size", "latent_dim", "eval_every", "eval_samples"):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key} must be a positive int. Received: {key}={value!r}")
+    if cfg["d_steps"] is not None and (not isinstance(cfg["d_steps"], int) or cfg["d_steps"] < 1):
+        raise ValueError(f"d_steps must be an int >= 1. Received: d_steps={cfg['d_steps']!r}")
+    return cfg
+
+
+def _is_image_dataset(name):
+    from kerasgan.data import images
+
+    return name == "digits" or name in images.TFDS_NAMES
+
+
+def make_dataset(cfg):
+    """Returns ``(dataset, info)`` for a config.
+
+    ``info`` has ``kind`` ("toy" or "image"), ``shape`` (one example), and for
+    Gaussian mixtures ``mixture`` (with true modes and exact ``log_prob``).
+    """
+    import tensorflow as tf
+
+    from kerasgan.data import toy
+
+    name = cfg["dataset"]
+    batch = cfg["batch_size"]
+    if _is_image_dataset(name):
+        from kerasgan.data import images
+
+        size = cfg["image_size"]
+        if name == "digits":
+            ds = images.digits_dataset(batch_size=batch, size=size, split="train", seed=cfg["seed"])
+        else:
+            if cfg["tfds_mock"]:
+                import tensorflow_datasets as tfds
+
+                with tfds.testing.mock_data(num_examples=4 * batch):
+                    ds = images.load_tfds(name, batch_size=batch, seed=cfg["seed"])
+            else:
+                ds = images.load_tfds(name, batch_size=batch, seed=cfg["seed"])
+        ds = ds.map(lambda x, *rest: x).repeat()
+        shape = tuple(ds.element_spec.shape[1:])
+        return ds, {"kind": "image", "shape": shape}
+    x = toy.load(name, cfg["num_train_samples"], seed=cfg["seed"])
+    info = {"kind": "toy", "shape": (x.shape[1],), "sample": x[:2000]}
+    if name in ("ring8", "grid25"):
+        info["mixture"] = toy.get_mixture(name)
+    ds = (
+        tf.data.Dataset.from_tensor_slices(x)
+        .shuffle(min(len(x), 100_000), seed=cfg["seed"], reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return ds, info
+
+
+def _optimizers(cfg, model):
+    """Optimizers from the config, or the model's defaults where unset."""
+    import keras
+
+    g_default, d_default = model.default_optimizers()
+    total = cfg["epochs"] * cfg["steps_per_epoch"]
+
+    def make(default, lr, steps):
+        conf = default.get_config()
+        if lr is not None:
+            conf["learning_rate"] = lr
+        for key in ("beta_1", "beta_2"):
+            if cfg[key] is not None and key in conf:
+                conf[key] = cfg[key]
+        if cfg["lr_decay"]:
+            base = conf["learning_rate"]
+            if not isinstance(base, (int, float)):
+                base = float(keras.ops.convert_to_numpy(base))
+            conf["learning_rate"] = keras.optimizers.schedules.PolynomialDecay(
+                base, decay_steps=steps, end_learning_rate=0.0
+            )
+        return default.__class__.from_config(conf)
+
+    d_steps = model.d_steps
+    return make(g_default, cfg["g_lr"], total), make(d_default, cfg["d_lr"], total * d_steps)
+
+
+def build_model(cfg, data_shape):
+    """Builds (not compiles) the GAN named by ``cfg["model"]`` for data of ``data_shape``."""
+    import kerasgan
+    from kerasgan import models
+
+    kind = cfg["model"]
+    extra = {"seed": cfg["seed"]}
+    if cfg["d_steps"] is not None:
+        extra["d_steps"] = cfg["d_steps"]
+    if cfg["gp_weight"] is not None:
+        extra["gp_weight"] = cfg["gp_weight"]
+    latent = cfg["latent_dim"]
+    if len(data_shape) == 3:
+        critic_norm = None if kind in ("wgan_gp", "wgan") else "batch"
+        g = models.build_dcgan_generator(latent, data_shape, cfg["base_filters"])
+        d = models.build_dcgan_discriminator(data_shape, cfg["base_filters"], normalization=critic_norm)
+    elif len(data_shape) == 1:
+        g = models.build_mlp_generator(
+            latent, data_shape[0], cfg["g_hidden_units"], batch_norm=cfg["g_batch_norm"]
+        )
+        d = models.build_mlp_discriminator(
+            data_shape[0],
+            cfg["d_hidden_units"],
+            spectral_norm=cfg["d_spectral_norm"],
+            layer_norm=cfg["d_layer_norm"],
+        )
+    else:
+        raise ValueError(f"Data must be vectors or images. Received: example shape {data_shape}")
+    cls = {
+        "gan": kerasgan.GAN,
+        "dcgan": kerasgan.GAN,
+        "lsgan": kerasgan.LSGAN,
+        "hinge": kerasgan.HingeGAN,
+        "wgan": kerasgan.WGAN,
+        "wgan_gp": kerasgan.WGANGP,
+        "minimax": kerasgan.GAN,
+    }[kind]
+    if kind == "minimax":
+        extra["loss"] = "minimax"
+    return cls(g, d, latent_dim=latent, **extra)
+
+
+def run(config, overrides=None):
+    """Trains, monitors, evaluates and exports one configuration.
+
+    Writes ``<runs_dir>/<name>/`` (TensorBoard logs under ``tb/``,
+    ``metrics.jsonl``, ``samples.png``, ``checkpoint.keras``, ``config.json``)
+    and the SavedModel ``<export_dir>/<name>/<export_version>/``.
+
+    Args:
+        config: recipe config (see :data:`DEFAULTS`).
+        overrides: dict applied on top (``--smoke`` settings, CLI flags).
+
+    Returns:
+        dict with ``run_dir``, ``export_path``, ``history``, ``seconds`` and,
+        for Gaussian mixtures, ``mode_coverage`` (a dict).
+
+    Raises:
+        kerasgan.callbacks.TrainingDiverged: a loss became NaN/Inf (the last
+            good checkpoint is kept).
+    """
+    import keras
+
+    from kerasgan import callbacks as cbs
+    from kerasgan import distribute
+    from kerasgan import export as export_lib
+
+    cfg = resolve(config, overrides)
+    keras.utils.set_random_seed(cfg["seed"])
+    run_dir = os.path.join(cfg["runs_dir"], cfg["name"])
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    metrics_path = os.path.join(run_dir, "metrics.jsonl")
+    if os.path.exists(metrics_path):
+        os.remove(metrics_path)
+
+    strategy = distribute.get_strategy(cfg["strategy"])
+    dataset, info = make_dataset(cfg)
+    with strategy.scope():
+        model = build_model(cfg, info["shape"])
+        g_opt, d_opt = _optimizers(cfg, model)
+        model.compile(
+            g_optimizer=g_opt,
+            d_optimizer=d_opt,
+            jit_compile=cfg["jit_compile"],
+            steps_per_execution=cfg["steps_per_execution"],
+        )
+
+    tb_dir = os.path.join(run_dir, "tb")
+    callbacks = []
+    mixture = info.get("mixture")
+    if mixture is not None:
+        callbacks.append(
+            cbs.ModeCoverageCallback(
+                mixture.means, mixture.std, cfg["eval_samples"], seed=cfg["seed"], every=cfg["eval_every"]
+            )
+        )
+    guard = cbs.DivergenceGuard()
+    callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"))]
+    callbacks.append(cbs.MetricsLogger(metrics_path))
+    if cfg["tensorboard"]:
+        callbacks.append(keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch"))
+        if info["kind"] == "toy":
+            modes = None if mixture is None else mixture.means
+            callbacks.append(cbs.SampleScatter(tb_dir, modes=modes, reference=None if modes is not None else info["sample"]))
+        else:
+            callbacks.append(cbs.ImageGrid(tb_dir))
+
+    start = time.perf_counter()
+    history = model.fit(
+        dataset,
+        epochs=cfg["epochs"],
+        steps_per_epoch=cfg["steps_per_epoch"],
+        callbacks=callbacks,
+        verbose=cfg["verbose"],
+    )
+    seconds = time.perf_counter() - start
+    if guard.diverged:
+        raise cbs.TrainingDiverged(guard.message)
+
+    result = {"run_dir": run_dir, "history": history.history, "seconds": seconds, "config": cfg}
+    samples = model.sample(cfg["eval_samples"], seed=cfg["seed"] + 1)
+    _save_final_samples(samples, info, os.path.join(run_dir, "samples.png"))
+    if mixture is not None:
+        from kerasgan.metrics.mode_coverage import mode_coverage
+
+        result["mode_coverage"] = mode_coverage(samples, mixture.means, mixture.std).as_dict()
+    if cfg["export"]:
+        result["export_path"] = export_lib.export_generator(
+            model, os.path.join(cfg["export_dir"], cfg["name"]), version=cfg["export_version"]
+        )
+    result["model"] = model
+    return result
+
+
+def _save_final_samples(samples, info, path):
+    from kerasgan.callbacks import image_grid, scatter_png
+
+    if info["kind"] == "toy":
+        mixture = info.get("mixture")
+        png = scatter_png(
+            samples,
+            None if mixture is None else mixture.means,
+            None if mixture is not None else info["sample"],
+            title="final samples",
+        )
+        with open(path, "wb") as f:
+            f.write(png)
+    else:
+        import tensorflow as tf
+
+        grid = image_grid(samples[:64])
+        tf.io.write_file(path, tf.io.encode_png(grid))
+
+
+def _parser(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--smoke", action="store_true", help="tiny run in seconds (used by the tests)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--strategy", choices=["auto", "default", "mirrored", "multi_worker"])
+    p.add_argument("--runs-dir")
+    p.add_argument("--export-dir")
+    p.add_argument("--no-export", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(config, smoke=None, argv=None, description=None):
+    """Command-line entry point of a recipe.
+
+    Args:
+        config: the recipe's config.
+        smoke: overrides applied with ``--smoke``.
+        argv: arguments (default ``sys.argv[1:]``).
+        description: help text.
+
+    Returns:
+        Process exit code (0 on success).
+    """
+    from kerasgan.callbacks import TrainingDiverged
+
+    args = _parser(description or f"Train {config.get('name')}").parse_args(argv)
+    overrides = dict(smoke or {}) if args.smoke else {}
+    for flag in ("epochs", "steps_per_epoch", "batch_size", "seed", "strategy", "runs_dir", "export_dir"):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[flag] = value
+    if args.no_export:
+        overrides["export"] = False
+    if args.quiet:
+        overrides["verbose"] = 2
+    try:
+        cfg = resolve(config, overrides)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(json.dumps(cfg, indent=2))
+        return 0
+    try:
+        result = run(cfg)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    print(f"\nTrained {cfg['name']} in {result['seconds']:.1f} s; run directory: {result['run_dir']}")
+    if "mode_coverage" in result:
+        mc = result["mode_coverage"]
+        print(
+            f"Mode coverage ({cfg['eval_samples']} samples): {mc['modes']}/{mc['num_modes']} modes, "
+            f"{mc['hq_percent']:.1f}% high-quality samples, reverse KL {mc['reverse_kl']:.3f}"
+        )
+    if "export_path" in result:
+        print(f"SavedModel (serving_default: z -> samples): {result['export_path']}")
+    print(f"Final samples: {os.path.join(result['run_dir'], 'samples.png')}")
+    print(f"TensorBoard: tensorboard --logdir {os.path.join(result['run_dir'], 'tb')}")
+    return 0

@@ -1,0 +1,25 @@
+"""DCGAN on scikit-learn's 8x8 digits resized to 16x16 (real data, works offline).
+
+    python recipes/dcgan_digits.py [--smoke] [--dry-run]
+    kerasgan train dcgan_digits
+"""
+
+import sys
+
+from kerasgan import training
+
+CONFIG = {
+    "name": "dcgan_digits",
+    "model": "dcgan",
+    "dataset": "digits",
+    "image_size": 16,
+    "latent_dim": 32,
+    "base_filters": 32,
+    "batch_size": 64,
+    "epochs": 30,
+    "steps_per_epoch": 22,
+}
+SMOKE = {"epochs": 1, "steps_per_epoch": 2, "base_filters": 8, "batch_size": 16, "eval_samples": 64}
+
+if __name__ == "__main__":
+    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))

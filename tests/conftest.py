@@ -1,0 +1,44 @@
+"""Shared test set-up: quiet TensorFlow, two logical CPU devices, seeds.
+
+Logical devices must be configured before TensorFlow initializes its devices,
+so this runs at import time of the test session, before any test module.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+except RuntimeError:  # devices already initialized by an earlier import
+    pass
+
+import keras  # noqa: E402
+
+LOGICAL_CPUS = ["/cpu:0", "/cpu:1"]
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture
+def two_cpu_strategy():
+    if len(tf.config.list_logical_devices("CPU")) < 2:
+        raise RuntimeError("conftest failed to create two logical CPU devices")
+    return tf.distribute.MirroredStrategy(LOGICAL_CPUS)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
