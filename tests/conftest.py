@@ -32,8 +32,10 @@ def _seed():
     yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def two_cpu_strategy():
+    # One strategy per session: several MirroredStrategy objects in a process
+    # were seen to mix up their collective instances (shape mismatch aborts).
     if len(tf.config.list_logical_devices("CPU")) < 2:
         raise RuntimeError("conftest failed to create two logical CPU devices")
     return tf.distribute.MirroredStrategy(LOGICAL_CPUS)

@@ -144,7 +144,7 @@ def from_uint8(images):
 def _import_tfds():
     try:
         import tensorflow_datasets as tfds
-    except ImportError as e:  # pragma: no cover - tfds is a hard dependency
+    except ImportError as e:
         raise ImportError(
             "kerasgan.data.images.load_tfds needs tensorflow-datasets. Install it with "
             "`pip install tensorflow-datasets` (or `pip install kerasgan`). Offline "
@@ -154,8 +154,10 @@ def _import_tfds():
 
 
 def _unavailable_message(name: str, split: str, data_dir, download: bool, error) -> str:
-    where = data_dir if data_dir is not None else (
-        os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets (the TFDS default)"
+    where = (
+        data_dir
+        if data_dir is not None
+        else (os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets (the TFDS default)")
     )
     return (
         f"The TFDS dataset {name!r} (split={split!r}) is not downloaded in {where} and could "

@@ -257,9 +257,7 @@ class GaussianMixture:
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(
-                f"x must have shape [n, {self.dim}]. Received: x with shape {x.shape}"
-            )
+            raise ValueError(f"x must have shape [n, {self.dim}]. Received: x with shape {x.shape}")
         sq = np.sum(np.square(x[:, None, :] - self.means[None, :, :]), axis=-1)
         return (
             -0.5 * sq / np.square(self.stds)
