@@ -22,7 +22,7 @@ if _backend != "tensorflow":
         f"{_backend!r}. Unset KERAS_BACKEND or run `export KERAS_BACKEND=tensorflow` "
         "before importing kerasgan."
     )
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 

@@ -38,11 +38,13 @@ DEFAULTS = {
     "g_batch_norm": False,
     "d_layer_norm": False,
     "d_spectral_norm": False,
+    "data_scale": 1.0,  # vectors: G's output scale / D's input scale (data's spread)
     "image_size": 16,  # images: side of the (square) images
     "base_filters": 32,  # images: DCGAN width
     # game
     "d_steps": None,  # None: the model's default
     "gp_weight": None,
+    "r1_weight": None,
     # optimization
     "batch_size": 256,
     "epochs": 10,
@@ -186,8 +188,9 @@ def build_model(cfg, data_shape):
     extra = {"seed": cfg["seed"]}
     if cfg["d_steps"] is not None:
         extra["d_steps"] = cfg["d_steps"]
-    if cfg["gp_weight"] is not None:
-        extra["gp_weight"] = cfg["gp_weight"]
+    for key in ("gp_weight", "r1_weight"):
+        if cfg[key] is not None:
+            extra[key] = cfg[key]
     latent = cfg["latent_dim"]
     if len(data_shape) == 3:
         critic_norm = None if kind in ("wgan_gp", "wgan") else "batch"
@@ -195,13 +198,18 @@ def build_model(cfg, data_shape):
         d = models.build_dcgan_discriminator(data_shape, cfg["base_filters"], normalization=critic_norm)
     elif len(data_shape) == 1:
         g = models.build_mlp_generator(
-            latent, data_shape[0], cfg["g_hidden_units"], batch_norm=cfg["g_batch_norm"]
+            latent,
+            data_shape[0],
+            cfg["g_hidden_units"],
+            batch_norm=cfg["g_batch_norm"],
+            output_scale=cfg["data_scale"],
         )
         d = models.build_mlp_discriminator(
             data_shape[0],
             cfg["d_hidden_units"],
             spectral_norm=cfg["d_spectral_norm"],
             layer_norm=cfg["d_layer_norm"],
+            input_scale=cfg["data_scale"],
         )
     else:
         raise ValueError(f"Data must be vectors or images. Received: example shape {data_shape}")
@@ -276,7 +284,7 @@ def run(config, overrides=None):
             )
         )
     guard = cbs.DivergenceGuard()
-    callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"))]
+    callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
     callbacks.append(cbs.MetricsLogger(metrics_path))
     if cfg["tensorboard"]:
         callbacks.append(keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch"))
@@ -293,6 +301,7 @@ def run(config, overrides=None):
         steps_per_epoch=cfg["steps_per_epoch"],
         callbacks=callbacks,
         verbose=cfg["verbose"],
+        shuffle=False,  # the tf.data pipeline shuffles
     )
     seconds = time.perf_counter() - start
     if guard.diverged:

@@ -15,9 +15,18 @@ class TrainingDiverged(RuntimeError):
     """Raised after training was stopped because a loss became NaN or Inf."""
 
 
-def _non_finite(logs):
+def _non_finite(logs, model=None):
+    """Non-finite training values in ``logs``.
+
+    Only the model's own trackers count: evaluation figures added by other
+    callbacks may be legitimately infinite (a reverse KL with no sample near
+    any mode).
+    """
+    keys = None if model is None else {m.name for m in model.metrics}
     bad = {}
     for key, value in (logs or {}).items():
+        if keys is not None and key not in keys:
+            continue
         try:
             v = float(np.asarray(value))
         except (TypeError, ValueError):
@@ -50,7 +59,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        bad = _non_finite(logs)
+        bad = _non_finite(logs, self.model)
         if bad:
             self.diverged = (self._epoch + 1, self._step, bad)
             self.message = (
@@ -71,19 +80,22 @@ class GoodCheckpoint(keras.callbacks.Callback):
 
     Args:
         path: target ``.keras`` file.
+        guard: optional :class:`DivergenceGuard`; nothing is saved once it
+            tripped (the epoch's weights came from a diverged step).
 
     Example:
         >>> cb = GoodCheckpoint("/tmp/kerasgan_doc/last.keras")
     """
 
-    def __init__(self, path):
+    def __init__(self, path, guard=None):
         super().__init__()
         self.path = str(path)
+        self.guard = guard
         self.saved_epochs = []
 
     def on_epoch_end(self, epoch, logs=None):
         # A NaN batch makes the epoch's running means NaN too.
-        if _non_finite(logs):
+        if _non_finite(logs, self.model) or (self.guard is not None and self.guard.diverged):
             return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         tmp = self.path + ".tmp.keras"

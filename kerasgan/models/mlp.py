@@ -19,6 +19,7 @@ def build_mlp_generator(
     output_dim,
     hidden_units=(128, 128, 128),
     batch_norm=False,
+    output_scale=1.0,
     name="generator",
 ):
     """MLP generator ``z -> x``: ``[Dense -> (BN) -> ReLU] * L -> Dense``.
@@ -28,6 +29,9 @@ def build_mlp_generator(
         output_dim: size of a sample (2 for the toy sets).
         hidden_units: widths of the hidden layers.
         batch_norm: insert batch normalization before each ReLU.
+        output_scale: fixed factor on the output (``keras.layers.Rescaling``),
+            so the network works at unit scale on data spread over
+            ``[-output_scale, output_scale]`` (e.g. 2.83 for grid25).
         name: model name.
 
     Returns:
@@ -46,7 +50,8 @@ def build_mlp_generator(
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
         h = keras.layers.ReLU(name=f"relu_{i}")(h)
     # float32 output even under mixed precision.
-    x = keras.layers.Dense(int(output_dim), dtype="float32", name="samples")(h)
+    x = keras.layers.Dense(int(output_dim), dtype="float32", name="dense_out")(h)
+    x = keras.layers.Rescaling(float(output_scale), dtype="float32", name="samples")(x)
     return keras.Model(z, x, name=name)
 
 
@@ -56,6 +61,7 @@ def build_mlp_discriminator(
     spectral_norm=False,
     layer_norm=False,
     pack=1,
+    input_scale=1.0,
     name="discriminator",
 ):
     """MLP discriminator ``x -> logit``: ``[Dense -> (LN) -> LeakyReLU(0.2)] * L -> Dense(1)``.
@@ -70,6 +76,8 @@ def build_mlp_discriminator(
             gradient penalty, unlike batch normalization).
         pack: number of samples judged jointly (PacGAN); the input is
             ``[B, pack * input_dim]``.
+        input_scale: the input is divided by it first (the generator's
+            ``output_scale``).
         name: model name.
 
     Returns:
@@ -81,7 +89,7 @@ def build_mlp_discriminator(
     """
     units = _check_units(hidden_units, "hidden_units")
     x = keras.Input((int(input_dim) * int(pack),), name="x")
-    h = x
+    h = keras.layers.Rescaling(1.0 / float(input_scale), name="input_scale")(x)
     for i, u in enumerate(units):
         dense = keras.layers.Dense(u, name=f"dense_{i}")
         if spectral_norm:
