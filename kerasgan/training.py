@@ -45,6 +45,7 @@ DEFAULTS = {
     "d_steps": None,  # None: the model's default
     "gp_weight": None,
     "r1_weight": None,
+    "pack": 1,  # PacGAN packing degree
     # optimization
     "batch_size": 256,
     "epochs": 10,
@@ -185,7 +186,7 @@ def build_model(cfg, data_shape):
     from kerasgan import models
 
     kind = cfg["model"]
-    extra = {"seed": cfg["seed"]}
+    extra = {"seed": cfg["seed"], "pack": cfg["pack"]}
     if cfg["d_steps"] is not None:
         extra["d_steps"] = cfg["d_steps"]
     for key in ("gp_weight", "r1_weight"):
@@ -195,7 +196,8 @@ def build_model(cfg, data_shape):
     if len(data_shape) == 3:
         critic_norm = None if kind in ("wgan_gp", "wgan") else "batch"
         g = models.build_dcgan_generator(latent, data_shape, cfg["base_filters"])
-        d = models.build_dcgan_discriminator(data_shape, cfg["base_filters"], normalization=critic_norm)
+        packed = (*data_shape[:-1], data_shape[-1] * cfg["pack"])
+        d = models.build_dcgan_discriminator(packed, cfg["base_filters"], normalization=critic_norm)
     elif len(data_shape) == 1:
         g = models.build_mlp_generator(
             latent,
@@ -209,6 +211,7 @@ def build_model(cfg, data_shape):
             cfg["d_hidden_units"],
             spectral_norm=cfg["d_spectral_norm"],
             layer_norm=cfg["d_layer_norm"],
+            pack=cfg["pack"],
             input_scale=cfg["data_scale"],
         )
     else:

@@ -13,7 +13,7 @@ import tensorflow as tf
 from kerasgan import cli, training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RECIPES = ["gan_ring8", "wgan_gp_grid25", "dcgan_mnist", "dcgan_digits"]
+RECIPES = ["gan_ring8", "wgan_gp_ring8", "gan_grid25", "wgan_gp_grid25", "dcgan_mnist", "dcgan_digits"]
 
 
 def _load_recipe(name):

@@ -113,6 +113,7 @@ class GAN(keras.Model):
         gp_target=1.0,
         r1_weight=0.0,
         clip_value=None,
+        pack=1,
         seed=None,
         **kwargs,
     ):
@@ -145,6 +146,8 @@ class GAN(keras.Model):
                 raise ValueError(f"{name} must be finite and >= 0. Received: {name}={value}")
         if clip_value is not None and not (np.isfinite(clip_value) and clip_value > 0):
             raise ValueError(f"clip_value must be > 0 or None. Received: clip_value={clip_value}")
+        if isinstance(pack, bool) or not isinstance(pack, (int, np.integer)) or pack < 1:
+            raise ValueError(f"pack must be an int >= 1. Received: pack={pack!r}")
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int or None. Received: seed={seed!r}")
 
@@ -157,6 +160,7 @@ class GAN(keras.Model):
         self.gp_target = float(gp_target)
         self.r1_weight = float(r1_weight)
         self.clip_value = None if clip_value is None else float(clip_value)
+        self.pack = int(pack)
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="gan_seed")
         self._g_loss_fn, self._d_loss_fn = losses_lib.get(loss)
@@ -177,7 +181,9 @@ class GAN(keras.Model):
         if not self.generator.built:
             self.generator.build((None, self.latent_dim))
         if not self.discriminator.built:
-            self.discriminator.build(self.generator.compute_output_shape((None, self.latent_dim)))
+            shape = list(self.generator.compute_output_shape((None, self.latent_dim)))
+            shape[-1] *= self.pack
+            self.discriminator.build(tuple(shape))
         self.built = True
 
     def call(self, z, training=False):
@@ -297,6 +303,7 @@ class GAN(keras.Model):
                 "gp_target": self.gp_target,
                 "r1_weight": self.r1_weight,
                 "clip_value": self.clip_value,
+                "pack": self.pack,
                 "seed": self.seed,
             }
         )
@@ -430,8 +437,9 @@ class GAN(keras.Model):
         """Per-example D loss and diagnostics for one batch.
 
         Returns:
-            ``(per_example_loss [B], logs dict)``.
+            ``(per_example_loss [B / pack], logs dict)``.
         """
+        real, fake = self.pack_samples(real), self.pack_samples(fake)
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(fake, training=training)
         per_example = self._d_loss_fn(real_logits, fake_logits)
@@ -455,6 +463,22 @@ class GAN(keras.Model):
             per_example = per_example + 0.5 * self.r1_weight * r1
             logs["r1"] = tf.reduce_mean(r1)
         return per_example, logs
+
+    def pack_samples(self, x):
+        """PacGAN packing: groups of ``pack`` consecutive samples, concatenated on the last axis."""
+        if self.pack == 1:
+            return x
+        batch = tf.shape(x)[0]
+        if x.shape[0] is not None and x.shape[0] % self.pack:
+            raise ValueError(
+                f"The batch size must be divisible by pack={self.pack}. "
+                f"Received: batch of {x.shape[0]}"
+            )
+        rest = x.shape[1:]
+        x = tf.reshape(x, [batch // self.pack, self.pack, *rest])  # [B/m, m, ...]
+        perm = [0, *range(2, len(rest) + 1), 1, len(rest) + 1]
+        x = tf.transpose(x, perm)  # [B/m, ..., m, C]
+        return tf.reshape(x, [batch // self.pack, *rest[:-1], self.pack * rest[-1]])
 
     def discriminator_step(self, real):
         """One discriminator update on ``real`` with fresh latents."""
@@ -480,7 +504,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             with _preserve(self.discriminator.non_trainable_variables):
-                fake_logits = self.discriminator(fake, training=True)
+                fake_logits = self.discriminator(self.pack_samples(fake), training=True)
             per_example = self._g_loss_fn(fake_logits)
             loss = losses_lib.global_batch_mean(per_example)
             scaled = self.g_optimizer.scale_loss(loss)
@@ -508,8 +532,8 @@ class GAN(keras.Model):
         real = self._unpack(data)
         local_batch = tf.shape(real)[0]
         fake = self.generator(self.draw_latents(local_batch), training=False)
-        real_logits = self.discriminator(real, training=False)
-        fake_logits = self.discriminator(fake, training=False)
+        real_logits = self.discriminator(self.pack_samples(real), training=False)
+        fake_logits = self.discriminator(self.pack_samples(fake), training=False)
         logs = {
             "d_loss": tf.reduce_mean(self._d_loss_fn(real_logits, fake_logits)),
             "g_loss": tf.reduce_mean(self._g_loss_fn(fake_logits)),

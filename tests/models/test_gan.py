@@ -290,3 +290,46 @@ def test_bad_generate_input():
         model.generate(np.zeros((4, 2)))
     with pytest.raises(ValueError, match="n=0"):
         model.sample(0)
+
+
+def test_packing_groups_consecutive_samples():
+    g, _ = _mlp_pair()
+    d = models.build_mlp_discriminator(2, (8,), pack=3)
+    model = kerasgan.GAN(g, d, LATENT, pack=3)
+    x = np.arange(12, dtype="float32").reshape(6, 2)
+    np.testing.assert_array_equal(model.pack_samples(tf.constant(x)).numpy(), x.reshape(2, 6))
+    img = np.arange(2 * 2 * 2 * 1, dtype="float32").reshape(2, 2, 2, 1)
+    dc = kerasgan.GAN(
+        models.build_dcgan_generator(LATENT, (16, 16, 1), 4),
+        models.build_dcgan_discriminator((16, 16, 2), 4),
+        LATENT,
+        pack=2,
+    )
+    packed = dc.pack_samples(tf.constant(img)).numpy()
+    assert packed.shape == (1, 2, 2, 2)
+    np.testing.assert_array_equal(packed[0, ..., 0], img[0, ..., 0])
+    np.testing.assert_array_equal(packed[0, ..., 1], img[1, ..., 0])
+    model.compile()
+    history = model.fit(_data(48), batch_size=12, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    with pytest.raises(ValueError, match="pack=0"):
+        kerasgan.GAN(g, d, LATENT, pack=0)
+
+
+def test_mixed_precision_wraps_both_optimizers_and_trains():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        g, d = _mlp_pair()
+        model = kerasgan.WGANGP(g, d, LATENT, d_steps=2)
+        model.compile()
+        assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert model.optimizer is None  # no unused default optimizer
+        history = model.fit(_data(64), batch_size=32, epochs=1, verbose=0)
+        assert all(np.isfinite(v[0]) for v in history.history.values())
+        assert model.generate(np.zeros((2, LATENT), "float32")).dtype == np.float32
+        # dynamic loss scaling may skip an overflowing first step
+        assert 1 <= int(model.d_optimizer.iterations.numpy()) <= 4
+        assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

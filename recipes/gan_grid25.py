@@ -1,0 +1,31 @@
+"""Non-saturating GAN on grid25 (25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05).
+
+    python recipes/gan_grid25.py [--smoke] [--dry-run]
+    kerasgan train gan_grid25
+"""
+
+import sys
+
+from kerasgan import training
+
+CONFIG = {
+    "name": "gan_grid25",
+    "model": "gan",
+    "dataset": "grid25",
+    "latent_dim": 2,
+    "g_hidden_units": [400, 400, 400, 400],
+    "g_batch_norm": True,
+    "d_hidden_units": [200, 200, 200],
+    "batch_size": 256,
+    "epochs": 20,
+    "steps_per_epoch": 2000,
+    "steps_per_execution": 50,
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "lr_decay": True,
+}
+SMOKE = {"epochs": 1, "steps_per_epoch": 4, "steps_per_execution": 2, "eval_samples": 500,
+         "num_train_samples": 2000}
+
+if __name__ == "__main__":
+    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
