@@ -57,14 +57,21 @@ def _single(recipe, seed, epochs, steps):
     start = time.perf_counter()
     result = training.run(config, overrides)
     out = dict(result["mode_coverage"])
-    out.update(recipe=recipe, seed=seed, seconds=time.perf_counter() - start, dataset=config["dataset"])
+    out.update(
+        recipe=recipe, seed=seed, seconds=time.perf_counter() - start, dataset=config["dataset"]
+    )
     out["g_steps"] = result["config"]["epochs"] * result["config"]["steps_per_epoch"]
     print("RESULT " + json.dumps(out))
 
 
 def _launch(recipe, seed, threads, epochs, steps):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_NUM_INTRAOP_THREADS=str(threads),
-               TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads))
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TF_NUM_INTRAOP_THREADS=str(threads),
+        TF_NUM_INTEROP_THREADS="1",
+        OMP_NUM_THREADS=str(threads),
+    )
     cmd = [sys.executable, __file__, "--single", recipe, "--seed", str(seed)]
     if epochs:
         cmd += ["--epochs", str(epochs)]
@@ -81,13 +88,17 @@ def _mean_std(values):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--recipes", nargs="+", default=RECIPES, choices=RECIPES)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs of 50 steps: a smoke check")
+    p.add_argument(
+        "--quick", action="store_true", help="1 seed, 2 epochs of 50 steps: a smoke check"
+    )
     p.add_argument("--single", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -110,15 +121,19 @@ def main(argv=None):
         if proc.returncode or not lines:
             print(err[-3000:], file=sys.stderr)
             raise SystemExit(f"benchmark run failed: {proc.args}")
-        res = json.loads(lines[-1][len("RESULT "):])
+        res = json.loads(lines[-1][len("RESULT ") :])
         results.append(res)
-        print(f"{res['recipe']} seed {res['seed']}: {res['modes']}/{res['num_modes']} modes, "
-              f"{res['hq_percent']:.1f}% HQ, reverse KL {res['reverse_kl']:.3f}, {res['seconds']:.0f} s",
-              flush=True)
+        print(
+            f"{res['recipe']} seed {res['seed']}: {res['modes']}/{res['num_modes']} modes, "
+            f"{res['hq_percent']:.1f}% HQ, reverse KL {res['reverse_kl']:.3f}, {res['seconds']:.0f} s",
+            flush=True,
+        )
     wall = time.perf_counter() - start
 
-    print(f"\nMode coverage, {args.seeds} seeds each, 2,500 samples per run "
-          f"(mean ± std over seeds; {wall / 60:.1f} min wall time, {args.jobs} runs in parallel)\n")
+    print(
+        f"\nMode coverage, {args.seeds} seeds each, 2,500 samples per run "
+        f"(mean ± std over seeds; {wall / 60:.1f} min wall time, {args.jobs} runs in parallel)\n"
+    )
     print("| data | model | modes | high-quality % | reverse KL | G steps | s / run |")
     print("|---|---|---|---|---|---|---|")
     for dataset in ("ring8", "grid25"):
@@ -130,8 +145,10 @@ def main(argv=None):
             h, hs = _mean_std([r["hq_percent"] for r in rows])
             k, ks = _mean_std([r["reverse_kl"] for r in rows])
             secs = _mean_std([r["seconds"] for r in rows])[0]
-            print(f"| {dataset} | kerasgan `{recipe}` | {m:.1f} ± {ms:.1f} | {h:.1f} ± {hs:.1f} | "
-                  f"{k:.2f} ± {ks:.2f} | {rows[0]['g_steps']} | {secs:.0f} |")
+            print(
+                f"| {dataset} | kerasgan `{recipe}` | {m:.1f} ± {ms:.1f} | {h:.1f} ± {hs:.1f} | "
+                f"{k:.2f} ± {ks:.2f} | {rows[0]['g_steps']} | {secs:.0f} |"
+            )
         for ds, name, modes, hq, kl in PUBLISHED:
             if ds == dataset:
                 print(f"| {dataset} | {name} | {modes} | {hq} | {kl} | | |")

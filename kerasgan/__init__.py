@@ -29,12 +29,15 @@ import keras  # noqa: E402
 if keras.backend.backend() != "tensorflow":  # e.g. set in ~/.keras/keras.json
     raise ImportError(
         "kerasgan needs the TensorFlow backend of Keras 3, but Keras is using "
-        f"{keras.backend.backend()!r}. Set `\"backend\": \"tensorflow\"` in "
+        f'{keras.backend.backend()!r}. Set `"backend": "tensorflow"` in '
         "~/.keras/keras.json or `export KERAS_BACKEND=tensorflow`."
     )
 
-from kerasgan import losses, regularizers  # noqa: E402
-from kerasgan import models  # noqa: E402
+from kerasgan import (  # noqa: E402
+    losses,
+    models,  # noqa: E402
+    regularizers,
+)
 from kerasgan.models import (  # noqa: E402
     DCGAN,
     GAN,

@@ -1,7 +1,7 @@
 """The ``kerasgan`` command line.
 
-    kerasgan train NAME [recipe flags...]   run recipes/NAME.py (--smoke, --dry-run, ...)
-    kerasgan recipes                        list the recipes
+kerasgan train NAME [recipe flags...]   run recipes/NAME.py (--smoke, --dry-run, ...)
+kerasgan recipes                        list the recipes
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
         1
     """
     if name not in STRATEGIES:
-        raise ValueError(f"Unknown strategy. Expected one of {list(STRATEGIES)}. Received: strategy={name!r}")
+        raise ValueError(
+            f"Unknown strategy. Expected one of {list(STRATEGIES)}. Received: strategy={name!r}"
+        )
     if name == "auto":
         gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()

@@ -304,14 +304,10 @@ LossPair = collections.namedtuple("LossPair", ["generator", "discriminator"])
 
 _PAIRS = {
     "minimax": LossPair(minimax_generator_loss, minimax_discriminator_loss),
-    "non_saturating": LossPair(
-        non_saturating_generator_loss, non_saturating_discriminator_loss
-    ),
+    "non_saturating": LossPair(non_saturating_generator_loss, non_saturating_discriminator_loss),
     "wasserstein": LossPair(wasserstein_generator_loss, wasserstein_discriminator_loss),
     "hinge": LossPair(hinge_generator_loss, hinge_discriminator_loss),
-    "least_squares": LossPair(
-        least_squares_generator_loss, least_squares_discriminator_loss
-    ),
+    "least_squares": LossPair(least_squares_generator_loss, least_squares_discriminator_loss),
 }
 
 
@@ -337,9 +333,7 @@ def get(name: str) -> LossPair:
         >>> g_loss, d_loss = get("hinge")
     """
     if not isinstance(name, str) or name not in _PAIRS:
-        raise ValueError(
-            f"Unknown GAN loss. Expected one of {names()}. Received: loss={name!r}"
-        )
+        raise ValueError(f"Unknown GAN loss. Expected one of {names()}. Received: loss={name!r}")
     return _PAIRS[name]
 
 
@@ -364,6 +358,4 @@ def global_batch_mean(per_example_loss, global_batch_size=None) -> tf.Tensor:
         2.0
     """
     per_example_loss = tf.cast(tf.convert_to_tensor(per_example_loss), tf.float32)
-    return tf.nn.compute_average_loss(
-        per_example_loss, global_batch_size=global_batch_size
-    )
+    return tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)

@@ -20,8 +20,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 __all__ = ["DEFAULTS", "MODELS", "build_model", "main", "make_dataset", "resolve", "run"]
 
 MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
@@ -92,10 +90,21 @@ def resolve(config, overrides=None):
             raise ValueError(f"Unknown config keys {unknown}. Valid keys: {sorted(DEFAULTS)}")
         cfg.update(copy.deepcopy(source))
     if not cfg["name"] or not isinstance(cfg["name"], str):
-        raise ValueError(f"config 'name' must be a non-empty string. Received: name={cfg['name']!r}")
+        raise ValueError(
+            f"config 'name' must be a non-empty string. Received: name={cfg['name']!r}"
+        )
     if cfg["model"] not in MODELS:
-        raise ValueError(f"Unknown model. Expected one of {list(MODELS)}. Received: model={cfg['model']!r}")
-    for key in ("epochs", "steps_per_epoch", "batch_size", "latent_dim", "eval_every", "eval_samples"):
+        raise ValueError(
+            f"Unknown model. Expected one of {list(MODELS)}. Received: model={cfg['model']!r}"
+        )
+    for key in (
+        "epochs",
+        "steps_per_epoch",
+        "batch_size",
+        "latent_dim",
+        "eval_every",
+        "eval_samples",
+    ):
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive int. Received: {key}={value!r}")
@@ -283,17 +292,27 @@ def run(config, overrides=None):
     if mixture is not None:
         callbacks.append(
             cbs.ModeCoverageCallback(
-                mixture.means, mixture.std, cfg["eval_samples"], seed=cfg["seed"], every=cfg["eval_every"]
+                mixture.means,
+                mixture.std,
+                cfg["eval_samples"],
+                seed=cfg["seed"],
+                every=cfg["eval_every"],
             )
         )
     guard = cbs.DivergenceGuard()
     callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
     callbacks.append(cbs.MetricsLogger(metrics_path))
     if cfg["tensorboard"]:
-        callbacks.append(keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch"))
+        callbacks.append(
+            keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch")
+        )
         if info["kind"] == "toy":
             modes = None if mixture is None else mixture.means
-            callbacks.append(cbs.SampleScatter(tb_dir, modes=modes, reference=None if modes is not None else info["sample"]))
+            callbacks.append(
+                cbs.SampleScatter(
+                    tb_dir, modes=modes, reference=None if modes is not None else info["sample"]
+                )
+            )
         else:
             callbacks.append(cbs.ImageGrid(tb_dir))
 
@@ -377,7 +396,15 @@ def main(config, smoke=None, argv=None, description=None):
 
     args = _parser(description or f"Train {config.get('name')}").parse_args(argv)
     overrides = dict(smoke or {}) if args.smoke else {}
-    for flag in ("epochs", "steps_per_epoch", "batch_size", "seed", "strategy", "runs_dir", "export_dir"):
+    for flag in (
+        "epochs",
+        "steps_per_epoch",
+        "batch_size",
+        "seed",
+        "strategy",
+        "runs_dir",
+        "export_dir",
+    ):
         value = getattr(args, flag)
         if value is not None:
             overrides[flag] = value
@@ -398,7 +425,9 @@ def main(config, smoke=None, argv=None, description=None):
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
-    print(f"\nTrained {cfg['name']} in {result['seconds']:.1f} s; run directory: {result['run_dir']}")
+    print(
+        f"\nTrained {cfg['name']} in {result['seconds']:.1f} s; run directory: {result['run_dir']}"
+    )
     if "mode_coverage" in result:
         mc = result["mode_coverage"]
         print(

@@ -1,7 +1,7 @@
 """DCGAN on scikit-learn's 8x8 digits resized to 16x16 (real data, works offline).
 
-    python recipes/dcgan_digits.py [--smoke] [--dry-run]
-    kerasgan train dcgan_digits
+python recipes/dcgan_digits.py [--smoke] [--dry-run]
+kerasgan train dcgan_digits
 """
 
 import sys

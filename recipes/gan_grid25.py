@@ -1,7 +1,7 @@
 """Non-saturating GAN on grid25 (25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05).
 
-    python recipes/gan_grid25.py [--smoke] [--dry-run]
-    kerasgan train gan_grid25
+python recipes/gan_grid25.py [--smoke] [--dry-run]
+kerasgan train gan_grid25
 """
 
 import sys
@@ -24,8 +24,13 @@ CONFIG = {
     "d_lr": 2e-4,
     "lr_decay": True,
 }
-SMOKE = {"epochs": 1, "steps_per_epoch": 4, "steps_per_execution": 2, "eval_samples": 500,
-         "num_train_samples": 2000}
+SMOKE = {
+    "epochs": 1,
+    "steps_per_epoch": 4,
+    "steps_per_execution": 2,
+    "eval_samples": 500,
+    "num_train_samples": 2000,
+}
 
 if __name__ == "__main__":
     sys.exit(training.main(CONFIG, SMOKE, description=__doc__))

@@ -1,7 +1,7 @@
 """Non-saturating GAN on ring8 (8 Gaussians on the unit circle, sigma 0.01).
 
-    python recipes/gan_ring8.py [--smoke] [--dry-run]
-    kerasgan train gan_ring8
+python recipes/gan_ring8.py [--smoke] [--dry-run]
+kerasgan train gan_ring8
 """
 
 import sys

@@ -1,7 +1,7 @@
 """WGAN-GP on grid25 (25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05): the demo job.
 
-    python recipes/wgan_gp_grid25.py [--smoke] [--dry-run]
-    kerasgan train wgan_gp_grid25
+python recipes/wgan_gp_grid25.py [--smoke] [--dry-run]
+kerasgan train wgan_gp_grid25
 """
 
 import sys

@@ -1,7 +1,7 @@
 """WGAN-GP on ring8 (8 Gaussians on the unit circle, sigma 0.01).
 
-    python recipes/wgan_gp_ring8.py [--smoke] [--dry-run]
-    kerasgan train wgan_gp_ring8
+python recipes/wgan_gp_ring8.py [--smoke] [--dry-run]
+kerasgan train wgan_gp_ring8
 """
 
 import sys

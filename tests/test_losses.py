@@ -18,8 +18,12 @@ def _sp(x):
 
 def test_golden_values_by_hand():
     # Hand-computed: D loss = -log s(r) - log(1 - s(f)) for r=0, f=0: 2 log 2.
-    np.testing.assert_allclose(losses.minimax_discriminator_loss([0.0], [0.0]), [2 * math.log(2)], rtol=1e-6)
-    np.testing.assert_allclose(losses.non_saturating_generator_loss([0.0]), [math.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(
+        losses.minimax_discriminator_loss([0.0], [0.0]), [2 * math.log(2)], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        losses.non_saturating_generator_loss([0.0]), [math.log(2)], rtol=1e-6
+    )
     np.testing.assert_allclose(losses.minimax_generator_loss([0.0]), [-math.log(2)], rtol=1e-6)
     np.testing.assert_allclose(losses.wasserstein_discriminator_loss([2.0], [0.5]), [-1.5])
     np.testing.assert_allclose(losses.hinge_discriminator_loss([0.5], [-2.0]), [0.5])
@@ -35,13 +39,19 @@ def test_golden_values_by_hand():
         ("non_saturating", lambda f: _sp(-f), lambda r, f: _sp(-r) + _sp(f)),
         ("wasserstein", lambda f: -f, lambda r, f: f - r),
         ("hinge", lambda f: -f, lambda r, f: np.maximum(0, 1 - r) + np.maximum(0, 1 + f)),
-        ("least_squares", lambda f: 0.5 * (f - 1) ** 2, lambda r, f: 0.5 * (r - 1) ** 2 + 0.5 * f**2),
+        (
+            "least_squares",
+            lambda f: 0.5 * (f - 1) ** 2,
+            lambda r, f: 0.5 * (r - 1) ** 2 + 0.5 * f**2,
+        ),
     ],
 )
 def test_pairs_match_numpy_reference(name, g_ref, d_ref):
     g, d = losses.get(name)
     np.testing.assert_allclose(g(FAKE).numpy(), g_ref(FAKE.astype("float64")), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(d(REAL, FAKE).numpy(), d_ref(REAL.astype("float64"), FAKE), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        d(REAL, FAKE).numpy(), d_ref(REAL.astype("float64"), FAKE), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", losses.names())

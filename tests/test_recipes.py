@@ -13,7 +13,14 @@ import tensorflow as tf
 from kerasgan import cli, training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RECIPES = ["gan_ring8", "wgan_gp_ring8", "gan_grid25", "wgan_gp_grid25", "dcgan_mnist", "dcgan_digits"]
+RECIPES = [
+    "gan_ring8",
+    "wgan_gp_ring8",
+    "gan_grid25",
+    "wgan_gp_grid25",
+    "dcgan_mnist",
+    "dcgan_digits",
+]
 
 
 def _load_recipe(name):
@@ -34,7 +41,14 @@ def _event_tags(directory):
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_smoke(name, tmp_path):
     recipe = _load_recipe(name)
-    argv = ["--smoke", "--quiet", "--runs-dir", str(tmp_path / "runs"), "--export-dir", str(tmp_path / "sm")]
+    argv = [
+        "--smoke",
+        "--quiet",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--export-dir",
+        str(tmp_path / "sm"),
+    ]
     assert training.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv) == 0
     run_dir = tmp_path / "runs" / name
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -59,20 +73,32 @@ def test_demo_outputs_tensorboard_and_mode_coverage(tmp_path):
     mc = result["mode_coverage"]
     assert mc["num_modes"] == 25 and 0 <= mc["modes"] <= 25
     tags = _event_tags(tmp_path / "wgan_gp_grid25" / "tb")
-    for scalar in ("epoch_d_loss", "epoch_g_loss", "epoch_gp", "epoch_modes", "epoch_hq_percent", "epoch_reverse_kl"):
+    for scalar in (
+        "epoch_d_loss",
+        "epoch_g_loss",
+        "epoch_gp",
+        "epoch_modes",
+        "epoch_hq_percent",
+        "epoch_reverse_kl",
+    ):
         assert len(tags[scalar]) == 2, scalar
     images = tags["samples/scatter"]
     assert len(images) == 2
     # image summaries store [width, height, png...]
     assert images[0].tensor.string_val[2][:4] == b"\x89PNG"
-    records = [json.loads(x) for x in (tmp_path / "wgan_gp_grid25" / "metrics.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(x)
+        for x in (tmp_path / "wgan_gp_grid25" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["epoch"] for r in records] == [1, 2]
     assert "modes" in records[-1]
 
 
 def test_export_matches_keras_at_another_batch_size(tmp_path):
     recipe = _load_recipe("gan_ring8")
-    overrides = dict(recipe["SMOKE"], runs_dir=str(tmp_path), export_dir=str(tmp_path / "sm"), verbose=0)
+    overrides = dict(
+        recipe["SMOKE"], runs_dir=str(tmp_path), export_dir=str(tmp_path / "sm"), verbose=0
+    )
     result = training.run(recipe["CONFIG"], overrides)
     model = result["model"]
     z = np.random.default_rng(0).normal(size=(37, model.latent_dim)).astype("float32")
@@ -105,9 +131,19 @@ def test_bad_config_values():
 def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
     from kerasgan.callbacks import TrainingDiverged
 
-    cfg = {"name": "diverge", "model": "gan", "dataset": "ring8", "epochs": 3, "steps_per_epoch": 4,
-           "num_train_samples": 2000, "runs_dir": str(tmp_path), "export": False, "verbose": 0,
-           "tensorboard": False, "eval_samples": 200}
+    cfg = {
+        "name": "diverge",
+        "model": "gan",
+        "dataset": "ring8",
+        "epochs": 3,
+        "steps_per_epoch": 4,
+        "num_train_samples": 2000,
+        "runs_dir": str(tmp_path),
+        "export": False,
+        "verbose": 0,
+        "tensorboard": False,
+        "eval_samples": 200,
+    }
     calls = {"n": 0}
     original = training.build_model
 
@@ -144,16 +180,39 @@ def test_cli_train_subprocess(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     exe = [sys.executable, "-m", "kerasgan.cli"]
     ok = subprocess.run(
-        [*exe, "train", "gan_ring8", "--smoke", "--quiet", "--runs-dir", str(tmp_path), "--no-export"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            *exe,
+            "train",
+            "gan_ring8",
+            "--smoke",
+            "--quiet",
+            "--runs-dir",
+            str(tmp_path),
+            "--no-export",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "tensorboard --logdir" in ok.stdout
     assert "modes" in ok.stdout
-    unknown = subprocess.run([*exe, "train", "nope"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert unknown.returncode == 2 and "name='nope'" in unknown.stderr and "gan_ring8" in unknown.stderr
+    unknown = subprocess.run(
+        [*exe, "train", "nope"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert (
+        unknown.returncode == 2
+        and "name='nope'" in unknown.stderr
+        and "gan_ring8" in unknown.stderr
+    )
     bad = subprocess.run(
-        [*exe, "train", "gan_ring8", "--epochs", "0", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True
+        [*exe, "train", "gan_ring8", "--epochs", "0", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 2 and "epochs=0" in bad.stderr
 

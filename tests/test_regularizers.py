@@ -14,7 +14,9 @@ def _linear_critic(w, b=0.3):
     return critic
 
 
-@pytest.mark.parametrize("w, target", [([3.0, 4.0], 1.0), ([0.6, 0.8], 1.0), ([1.0, 2.0, 2.0], 2.0)])
+@pytest.mark.parametrize(
+    "w, target", [([3.0, 4.0], 1.0), ([0.6, 0.8], 1.0), ([1.0, 2.0, 2.0], 2.0)]
+)
 def test_linear_critic_penalty_is_closed_form(w, target):
     critic = _linear_critic(w)
     rng = np.random.default_rng(0)
@@ -50,7 +52,9 @@ def test_penalty_and_its_gradient_finite_at_zero_gradient():
 
 
 def test_penalty_images_interpolates_per_example():
-    critic = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    critic = keras.Sequential(
+        [keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     real = np.zeros((3, 4, 4, 1), "float32")
     fake = np.ones((3, 4, 4, 1), "float32")
     alpha = regularizers.interpolation_weights(3, 4, seed=[5, 6])

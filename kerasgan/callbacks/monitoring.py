@@ -126,9 +126,11 @@ class SampleScatter(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.log_dir)
-        self._z = np.random.default_rng(self.seed).standard_normal(
-            (self.num_samples, self.model.latent_dim)
-        ).astype("float32")
+        self._z = (
+            np.random.default_rng(self.seed)
+            .standard_normal((self.num_samples, self.model.latent_dim))
+            .astype("float32")
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
@@ -184,9 +186,11 @@ class ImageGrid(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.log_dir)
-        self._z = np.random.default_rng(self.seed).standard_normal(
-            (self.num_images, self.model.latent_dim)
-        ).astype("float32")
+        self._z = (
+            np.random.default_rng(self.seed)
+            .standard_normal((self.num_images, self.model.latent_dim))
+            .astype("float32")
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:

@@ -37,7 +37,9 @@ def version_dir(base_dir, version=None) -> str:
         The version directory path.
     """
     if version is None:
-        existing = [int(p) for p in os.listdir(base_dir) if p.isdigit()] if os.path.isdir(base_dir) else []
+        existing = (
+            [int(p) for p in os.listdir(base_dir) if p.isdigit()] if os.path.isdir(base_dir) else []
+        )
         version = max(existing, default=0) + 1
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be a positive int. Received: version={version!r}")
@@ -81,7 +83,9 @@ def export_generator(model, base_dir, version=None) -> str:
         return {"samples": generator(z, training=False)}
 
     archive.add_endpoint(
-        "serving_default", serve, input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")]
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")],
     )
     archive.add_endpoint(
         "sample", sample, input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")]

@@ -21,7 +21,9 @@ def _layout(image_shape):
     return _LAYOUTS[image_shape[0]]
 
 
-def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), base_filters=64, name="generator"):
+def build_dcgan_generator(
+    latent_dim=100, image_shape=(28, 28, 1), base_filters=64, name="generator"
+):
     """DCGAN generator: project and reshape, then fractionally-strided convolutions.
 
     ``z -> Dense(s*s*F*2^(n-1)) -> BN -> ReLU -> [ConvT(4, stride 2) -> BN -> ReLU] * (n-1)
@@ -55,7 +57,9 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), base_filters=
     h = keras.layers.Reshape((start, start, filters))(h)
     for i in range(n_up - 1):
         filters //= 2
-        h = keras.layers.Conv2DTranspose(filters, 4, 2, padding="same", use_bias=False, name=f"deconv_{i}")(h)
+        h = keras.layers.Conv2DTranspose(
+            filters, 4, 2, padding="same", use_bias=False, name=f"deconv_{i}"
+        )(h)
         h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
         h = keras.layers.ReLU()(h)
     h = keras.layers.Conv2DTranspose(image_shape[-1], 4, 2, padding="same", name="deconv_out")(h)
@@ -63,7 +67,9 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), base_filters=
     return keras.Model(z, x, name=name)
 
 
-def build_dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, normalization="batch", name="discriminator"):
+def build_dcgan_discriminator(
+    image_shape=(28, 28, 1), base_filters=64, normalization="batch", name="discriminator"
+):
     """DCGAN discriminator: strided convolutions with LeakyReLU(0.2).
 
     ``x -> Conv(F, 4, stride 2) -> LReLU -> [Conv(2^i F, 4, stride 2) -> Norm -> LReLU] * (n-1)
@@ -98,7 +104,9 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), base_filters=64, normaliz
     filters = base_filters
     for i in range(1, n_down):
         filters *= 2
-        h = keras.layers.Conv2D(filters, 4, 2, padding="same", use_bias=normalization is None, name=f"conv_{i}")(h)
+        h = keras.layers.Conv2D(
+            filters, 4, 2, padding="same", use_bias=normalization is None, name=f"conv_{i}"
+        )(h)
         if normalization == "batch":
             h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
         elif normalization == "layer":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasgan import losses as losses_lib
@@ -121,13 +121,10 @@ class GAN(keras.Model):
         loss = self.default_loss if loss is None else loss
         losses_lib.get(loss)  # validates the name
         if not isinstance(generator, keras.Model):
-            raise ValueError(
-                f"generator must be a keras.Model. Received: generator={generator!r}"
-            )
+            raise ValueError(f"generator must be a keras.Model. Received: generator={generator!r}")
         if not isinstance(discriminator, keras.Model):
             raise ValueError(
-                "discriminator must be a keras.Model. "
-                f"Received: discriminator={discriminator!r}"
+                f"discriminator must be a keras.Model. Received: discriminator={discriminator!r}"
             )
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)):
             raise ValueError(
@@ -244,7 +241,11 @@ class GAN(keras.Model):
         strategy = tf.distribute.get_strategy()
         if jit_compile is None or jit_compile == "auto":
             jit_compile = default_jit_compile(strategy)
-        if jit_compile and strategy.num_replicas_in_sync > 1 and not tf.config.list_logical_devices("GPU"):
+        if (
+            jit_compile
+            and strategy.num_replicas_in_sync > 1
+            and not tf.config.list_logical_devices("GPU")
+        ):
             import warnings
 
             warnings.warn(
@@ -415,8 +416,7 @@ class GAN(keras.Model):
             data = data[0]
         if isinstance(data, dict):
             raise ValueError(
-                "GAN expects data as x or (x, ...). Received: a dict with keys "
-                f"{sorted(data)}"
+                f"GAN expects data as x or (x, ...). Received: a dict with keys {sorted(data)}"
             )
         rank = self._expected_rank()
         if data.shape.rank is not None and data.shape.rank != rank:
@@ -428,9 +428,7 @@ class GAN(keras.Model):
     def draw_latents(self, local_batch):
         """``z ~ N(0, I)`` for this replica: ``[local_batch, latent_dim]``."""
         seed = self.seed_generator.next()
-        z = tf.random.stateless_normal(
-            [local_batch * _num_replicas(), self.latent_dim], seed=seed
-        )
+        z = tf.random.stateless_normal([local_batch * _num_replicas(), self.latent_dim], seed=seed)
         return _replica_slice(z, local_batch)
 
     def discriminator_loss(self, real, fake, training=True):

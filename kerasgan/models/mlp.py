@@ -10,7 +10,9 @@ __all__ = ["build_mlp_discriminator", "build_mlp_generator"]
 def _check_units(hidden_units, name):
     units = tuple(hidden_units)
     if not units or any(int(u) < 1 for u in units):
-        raise ValueError(f"{name} must be a non-empty list of positive ints. Received: {name}={hidden_units!r}")
+        raise ValueError(
+            f"{name} must be a non-empty list of positive ints. Received: {name}={hidden_units!r}"
+        )
     return units
 
 
