@@ -16,7 +16,7 @@ $(STAMP): requirements.txt setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kerasgan train wgan_gp_grid25
+	$(BIN)/kerasgan train gan_grid25
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -42,6 +42,7 @@ DEFAULTS = {
     # game
     "d_steps": None,  # None: the model's default
     "gp_weight": None,
+    "gp_target": None,  # 1 (WGAN-GP) or 0 (zero-centred penalty, Thanh-Tung et al. 2019)
     "r1_weight": None,
     "pack": 1,  # PacGAN packing degree
     # optimization
@@ -198,7 +199,7 @@ def build_model(cfg, data_shape):
     extra = {"seed": cfg["seed"], "pack": cfg["pack"]}
     if cfg["d_steps"] is not None:
         extra["d_steps"] = cfg["d_steps"]
-    for key in ("gp_weight", "r1_weight"):
+    for key in ("gp_weight", "gp_target", "r1_weight"):
         if cfg[key] is not None:
             extra[key] = cfg[key]
     latent = cfg["latent_dim"]

@@ -1,4 +1,4 @@
-"""WGAN-GP on grid25 (25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05): the demo job.
+"""WGAN-GP on grid25 (25 Gaussians on {-4,-2,0,2,4}^2, sigma 0.05).
 
 python recipes/wgan_gp_grid25.py [--smoke] [--dry-run]
 kerasgan train wgan_gp_grid25
@@ -13,13 +13,27 @@ CONFIG = {
     "model": "wgan_gp",
     "dataset": "grid25",
     "latent_dim": 2,
-    "g_hidden_units": [256, 256, 256],
+    "g_hidden_units": [400, 400, 400, 400],
+    "g_batch_norm": True,
     "d_hidden_units": [256, 256, 256],
+    # WGAN-GP defaults: lambda 10, n_critic 5; Adam betas (0.5, 0.9), lr decayed to 0.
     "batch_size": 256,
-    "epochs": 20,
-    "steps_per_epoch": 200,
+    "epochs": 10,
+    "steps_per_epoch": 500,
+    "steps_per_execution": 50,
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "beta_1": 0.5,
+    "beta_2": 0.9,
+    "lr_decay": True,
 }
-SMOKE = {"epochs": 1, "steps_per_epoch": 3, "eval_samples": 500, "num_train_samples": 2000}
+SMOKE = {
+    "epochs": 1,
+    "steps_per_epoch": 4,
+    "steps_per_execution": 2,
+    "eval_samples": 500,
+    "num_train_samples": 2000,
+}
 
 if __name__ == "__main__":
     sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
