@@ -300,6 +300,7 @@ def run(config, overrides=None):
                 every=cfg["eval_every"],
             )
         )
+    callbacks.append(cbs.LearningRateLogger())
     guard = cbs.DivergenceGuard()
     callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
     callbacks.append(cbs.MetricsLogger(metrics_path))

@@ -80,6 +80,8 @@ def test_demo_outputs_tensorboard_and_mode_coverage(tmp_path):
         "epoch_modes",
         "epoch_hq_percent",
         "epoch_reverse_kl",
+        "epoch_g_lr",
+        "epoch_d_lr",
     ):
         assert len(tags[scalar]) == 2, scalar
     images = tags["samples/scatter"]

@@ -2,6 +2,7 @@
 
 from kerasgan.callbacks.monitoring import (
     ImageGrid,
+    LearningRateLogger,
     MetricsLogger,
     ModeCoverageCallback,
     SampleScatter,
@@ -14,6 +15,7 @@ __all__ = [
     "DivergenceGuard",
     "GoodCheckpoint",
     "ImageGrid",
+    "LearningRateLogger",
     "MetricsLogger",
     "ModeCoverageCallback",
     "SampleScatter",

@@ -11,7 +11,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["ImageGrid", "MetricsLogger", "ModeCoverageCallback", "SampleScatter", "scatter_png"]
+__all__ = [
+    "ImageGrid",
+    "LearningRateLogger",
+    "MetricsLogger",
+    "ModeCoverageCallback",
+    "SampleScatter",
+    "image_grid",
+    "scatter_png",
+]
 
 
 def _to_python(value):
@@ -245,3 +253,22 @@ class ModeCoverageCallback(keras.callbacks.Callback):
             logs["modes"] = float(d["modes"])
             logs["hq_percent"] = float(d["hq_percent"])
             logs["reverse_kl"] = float(d["reverse_kl"])
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds each optimizer's current learning rate (``g_lr``, ``d_lr``) to the epoch logs.
+
+    ``keras.callbacks.TensorBoard`` only logs ``model.optimizer``, which a GAN
+    does not use; place this callback before it.
+
+    Example:
+        >>> cb = LearningRateLogger()
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("g", "d"):
+            optimizer = getattr(self.model, f"{prefix}_optimizer", None)
+            if optimizer is not None:
+                logs[f"{prefix}_lr"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
