@@ -16,7 +16,7 @@ $(STAMP): requirements.txt setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kerasgan train gan_grid25
+	$(BIN)/kerasgan train gan_grid25 --epochs 10
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -399,8 +399,12 @@ def no_preserve():
 @contextlib.contextmanager
 def no_finite_check():
     """Skips GAN.fit's per-batch NaN/Inf check map on datasets (in this process only)."""
+    @tf.autograph.experimental.do_not_convert
+    def unchecked(*element):
+        return element if len(element) > 1 else element[0]
+
     original = gan_module._assert_finite_element
-    gan_module._assert_finite_element = lambda *e: e if len(e) > 1 else e[0]
+    gan_module._assert_finite_element = unchecked
     try:
         yield
     finally:

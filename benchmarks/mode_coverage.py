@@ -93,7 +93,13 @@ def main(argv=None):
     )
     p.add_argument("--recipes", nargs="+", default=RECIPES, choices=RECIPES)
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--threads", type=int, help="threads per run (default: cores / jobs)")
+    p.add_argument("--results", help="append each run's JSON to this file (runs resume from it)")
+    p.add_argument(
+        "--table-only", action="store_true", help="print the table of --results and exit"
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument(
@@ -107,9 +113,18 @@ def main(argv=None):
         return 0
     if args.quick:
         args.seeds, args.epochs, args.steps_per_epoch = 1, 2, 50
-    threads = max(1, (os.cpu_count() or 2) // args.jobs)
-    queue = [(r, s) for r in args.recipes for s in range(args.seeds)]
-    running, results = [], []
+    threads = args.threads or max(1, (os.cpu_count() or 2) // args.jobs)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    results = []
+    if args.results and os.path.exists(args.results):
+        with open(args.results) as f:
+            results = [json.loads(line) for line in f if line.strip()]
+    if args.table_only:
+        _table(results, args.recipes, wall=None, seeds=args.seeds, jobs=args.jobs)
+        return 0
+    done = {(r["recipe"], r["seed"]) for r in results}
+    queue = [(r, s) for r in args.recipes for s in seeds if (r, s) not in done]
+    running = []
     start = time.perf_counter()
     while queue or running:
         while queue and len(running) < args.jobs:
@@ -123,21 +138,25 @@ def main(argv=None):
             raise SystemExit(f"benchmark run failed: {proc.args}")
         res = json.loads(lines[-1][len("RESULT ") :])
         results.append(res)
+        if args.results:
+            with open(args.results, "a") as f:
+                f.write(json.dumps(res) + "\n")
         print(
             f"{res['recipe']} seed {res['seed']}: {res['modes']}/{res['num_modes']} modes, "
             f"{res['hq_percent']:.1f}% HQ, reverse KL {res['reverse_kl']:.3f}, {res['seconds']:.0f} s",
             flush=True,
         )
-    wall = time.perf_counter() - start
+    _table(results, args.recipes, time.perf_counter() - start, args.seeds, args.jobs)
+    return 0
 
-    print(
-        f"\nMode coverage, {args.seeds} seeds each, 2,500 samples per run "
-        f"(mean ± std over seeds; {wall / 60:.1f} min wall time, {args.jobs} runs in parallel)\n"
-    )
+
+def _table(results, recipes, wall, seeds, jobs):
+    when = "" if wall is None else f"; {wall / 60:.1f} min wall time, {jobs} runs in parallel"
+    print(f"\nMode coverage, 2,500 samples per run (mean ± std over seeds{when})\n")
     print("| data | model | modes | high-quality % | reverse KL | G steps | s / run |")
     print("|---|---|---|---|---|---|---|")
     for dataset in ("ring8", "grid25"):
-        for recipe in args.recipes:
+        for recipe in recipes:
             rows = [r for r in results if r["recipe"] == recipe and r["dataset"] == dataset]
             if not rows:
                 continue
@@ -146,13 +165,12 @@ def main(argv=None):
             k, ks = _mean_std([r["reverse_kl"] for r in rows])
             secs = _mean_std([r["seconds"] for r in rows])[0]
             print(
-                f"| {dataset} | kerasgan `{recipe}` | {m:.1f} ± {ms:.1f} | {h:.1f} ± {hs:.1f} | "
-                f"{k:.2f} ± {ks:.2f} | {rows[0]['g_steps']} | {secs:.0f} |"
+                f"| {dataset} | kerasgan `{recipe}` ({len(rows)} seeds) | {m:.1f} ± {ms:.1f} | "
+                f"{h:.1f} ± {hs:.1f} | {k:.3f} ± {ks:.3f} | {rows[0]['g_steps']} | {secs:.0f} |"
             )
         for ds, name, modes, hq, kl in PUBLISHED:
             if ds == dataset:
                 print(f"| {dataset} | {name} | {modes} | {hq} | {kl} | | |")
-    return 0
 
 
 if __name__ == "__main__":

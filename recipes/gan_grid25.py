@@ -24,7 +24,7 @@ CONFIG = {
     "gp_weight": 10.0,
     "gp_target": 0.0,
     "batch_size": 256,
-    "epochs": 20,
+    "epochs": 30,
     "steps_per_epoch": 2000,
     "steps_per_execution": 50,
     # Adam(2e-4, beta_1=0.5), decayed linearly to 0: the decay sharpens the modes.

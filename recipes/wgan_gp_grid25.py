@@ -18,7 +18,7 @@ CONFIG = {
     "d_hidden_units": [256, 256, 256],
     # WGAN-GP defaults: lambda 10, n_critic 5; Adam betas (0.5, 0.9), lr decayed to 0.
     "batch_size": 256,
-    "epochs": 10,
+    "epochs": 4,
     "steps_per_epoch": 500,
     "steps_per_execution": 50,
     "g_lr": 2e-4,
