@@ -12,10 +12,20 @@ architecture, batch, losses, optimizer and per-step algorithm:
   generator update; Adam(1e-4, beta_1=0, beta_2=0.9).
 
 Ours is timed inside ``model.fit`` on an in-memory ``tf.data`` pipeline with a
-callback stamping ``time.perf_counter()`` at batch ends; the first steps
-(tracing, XLA compilation and settling) are discarded. The peer is warmed up
-for a few steps, then timed over the same number of steps. Each side reports
-the median rate over several equal windows.
+callback stamping ``time.perf_counter()`` at batch ends: a first ``fit`` traces,
+compiles and warms up, a second one (same compiled function, its first execution
+not timed) is timed. The peer is warmed up for a few steps, then timed over the
+same number of steps, once before and once after ours. Each side reports the
+median rate over several equal windows; windows during which other processes
+used >= 10 % of the CPU are left out (and the measurement is retried), since a
+concurrent job on a small machine distorts the numbers, torch's OpenMP pool the
+most (measured here: ~25x slower torch vs ~2x slower TF with one busy core).
+
+Our configurations (``--configs``, ``all`` for every one; see ``CONFIGS``):
+jit_compile False/True (True is the library default on one device),
+steps_per_execution 1/10/50, plus knobs patched in this process only
+(``_preserve`` of BN statistics removed, the NaN-check map removed) and
+Keras's ``unrolled_steps_per_execution`` and numpy input.
 
 Usage:
     python benchmarks/gan_step.py [--case dcgan|wgan_gp|all] [--steps N] [--quick]
