@@ -20,7 +20,16 @@ import os
 import sys
 import time
 
-__all__ = ["DEFAULTS", "MODELS", "build_model", "main", "make_dataset", "resolve", "run"]
+__all__ = [
+    "DEFAULTS",
+    "MODELS",
+    "TOY_SMOKE",
+    "build_model",
+    "main",
+    "make_dataset",
+    "resolve",
+    "run",
+]
 
 MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
 
@@ -68,6 +77,16 @@ DEFAULTS = {
     "export": True,
     "tensorboard": True,
     "verbose": 1,
+}
+
+
+# --smoke settings shared by the 2-D toy recipes: seconds on CPU.
+TOY_SMOKE = {
+    "epochs": 1,
+    "steps_per_epoch": 4,
+    "steps_per_execution": 2,
+    "eval_samples": 500,
+    "num_train_samples": 2000,
 }
 
 

@@ -26,13 +26,7 @@ CONFIG = {
     "d_lr": 2e-4,
     "lr_decay": True,
 }
-SMOKE = {
-    "epochs": 1,
-    "steps_per_epoch": 4,
-    "steps_per_execution": 2,
-    "eval_samples": 500,
-    "num_train_samples": 2000,
-}
+SMOKE = training.TOY_SMOKE
 
 if __name__ == "__main__":
     sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
