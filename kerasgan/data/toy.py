@@ -37,6 +37,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from kerasgan._checks import check_positive as _check_positive
+
 __all__ = [
     "GaussianMixture",
     "checkerboard",
@@ -75,15 +77,6 @@ def _check_n(n) -> int:
     if isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) > 0:
         return int(n)
     raise ValueError(f"n must be a positive int. Received: n={n!r}")
-
-
-def _check_positive(value, name: str) -> float:
-    """Checks a finite float > 0 (``std``, ``radius``...)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        v = float(value)
-        if math.isfinite(v) and v > 0:
-            return v
-    raise ValueError(f"{name} must be a finite number > 0. Received: {name}={value!r}")
 
 
 def _check_non_negative(value, name: str) -> float:

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 import numpy as np
+
+from kerasgan._checks import check_positive as _check_positive
 
 __all__ = ["NUM_SAMPLES", "ModeCoverage", "mode_coverage"]
 
@@ -115,14 +116,6 @@ def _as_2d_float(value, name: str) -> np.ndarray:
             f"{name} must be finite. Received: {name} with {bad} row(s) containing NaN or inf"
         )
     return arr
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        v = float(value)
-        if math.isfinite(v) and v > 0:
-            return v
-    raise ValueError(f"{name} must be a finite number > 0. Received: {name}={value!r}")
 
 
 def _nearest_modes(samples: np.ndarray, modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
