@@ -34,8 +34,10 @@ if keras.backend.backend() != "tensorflow":  # e.g. set in ~/.keras/keras.json
     )
 
 from kerasgan import (  # noqa: E402
+    layers,
     losses,
-    models,  # noqa: E402
+    models,
+    optimizers,
     regularizers,
 )
 from kerasgan.models import (  # noqa: E402
@@ -54,8 +56,10 @@ __all__ = [
     "LSGAN",
     "WGAN",
     "WGANGP",
+    "layers",
     "losses",
     "models",
+    "optimizers",
     "regularizers",
     "__version__",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kerasgan import layers
 from kerasgan.models.gan import GAN
 
 __all__ = ["DCGAN", "build_dcgan_discriminator", "build_dcgan_generator"]
@@ -52,7 +53,7 @@ def build_dcgan_generator(
     filters = base_filters * 2 ** (n_up - 1)
     z = keras.Input((int(latent_dim),), name="z")
     h = keras.layers.Dense(start * start * filters, use_bias=False, name="project")(z)
-    h = keras.layers.BatchNormalization(name="bn_project")(h)
+    h = layers.BatchNormalization(name="bn_project")(h)
     h = keras.layers.ReLU()(h)
     h = keras.layers.Reshape((start, start, filters))(h)
     for i in range(n_up - 1):
@@ -60,7 +61,7 @@ def build_dcgan_generator(
         h = keras.layers.Conv2DTranspose(
             filters, 4, 2, padding="same", use_bias=False, name=f"deconv_{i}"
         )(h)
-        h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+        h = layers.BatchNormalization(name=f"bn_{i}")(h)
         h = keras.layers.ReLU()(h)
     h = keras.layers.Conv2DTranspose(image_shape[-1], 4, 2, padding="same", name="deconv_out")(h)
     x = keras.layers.Activation("tanh", dtype="float32", name="samples")(h)
@@ -108,7 +109,7 @@ def build_dcgan_discriminator(
             filters, 4, 2, padding="same", use_bias=normalization is None, name=f"conv_{i}"
         )(h)
         if normalization == "batch":
-            h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+            h = layers.BatchNormalization(name=f"bn_{i}")(h)
         elif normalization == "layer":
             h = keras.layers.LayerNormalization(axis=[1, 2, 3], name=f"ln_{i}")(h)
         h = keras.layers.LeakyReLU(0.2)(h)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from kerasgan import layers
+
 __all__ = ["build_mlp_discriminator", "build_mlp_generator"]
 
 
@@ -49,7 +51,7 @@ def build_mlp_generator(
     for i, u in enumerate(units):
         h = keras.layers.Dense(u, use_bias=not batch_norm, name=f"dense_{i}")(h)
         if batch_norm:
-            h = keras.layers.BatchNormalization(name=f"bn_{i}")(h)
+            h = layers.BatchNormalization(name=f"bn_{i}")(h)
         h = keras.layers.ReLU(name=f"relu_{i}")(h)
     # float32 output even under mixed precision.
     x = keras.layers.Dense(int(output_dim), dtype="float32", name="dense_out")(h)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kerasgan import optimizers
 from kerasgan.models.gan import GAN
 
 __all__ = ["WGAN", "WGANGP"]
@@ -102,6 +103,6 @@ class WGANGP(GAN):
     def default_optimizers(self):
         """Adam(1e-4, beta_1=0, beta_2=0.9) for both players, as in the paper."""
         return (
-            keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
-            keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
+            optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
+            optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
         )
