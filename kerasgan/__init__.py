@@ -34,6 +34,7 @@ if keras.backend.backend() != "tensorflow":  # e.g. set in ~/.keras/keras.json
     )
 
 from kerasgan import (  # noqa: E402
+    flows,
     layers,
     losses,
     models,
@@ -56,6 +57,7 @@ __all__ = [
     "LSGAN",
     "WGAN",
     "WGANGP",
+    "flows",
     "layers",
     "losses",
     "models",

@@ -1,0 +1,176 @@
+"""Flow layers (float64): invertibility, log-det against autodiff, triangular Jacobians, gradients."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasgan import flows
+
+D = 4
+
+
+def _randomize(layer, seed=0, scale=0.3):
+    rng = np.random.default_rng(seed)
+    for v in layer.weights:
+        v.assign(rng.normal(0.0, scale, v.shape))
+
+
+LAYERS = {
+    "maf": lambda: flows.MAF([8, 8], dtype="float64"),
+    "maf_r2l": lambda: flows.MAF([8], input_order="right-to-left", dtype="float64"),
+    "iaf": lambda: flows.IAF([8], dtype="float64"),
+    "affine_coupling": lambda: flows.AffineCoupling([8], dtype="float64"),
+    "affine_coupling_parity1": lambda: flows.AffineCoupling([8], parity=1, dtype="float64"),
+    "additive_coupling": lambda: flows.AdditiveCoupling([8], num_masked=1, dtype="float64"),
+    "spline_coupling": lambda: flows.NeuralSplineCoupling([8], num_bins=5, dtype="float64"),
+    "spline_ar": lambda: flows.NeuralSplineAutoregressive(
+        num_bins=5, hidden_units=[8], dtype="float64"
+    ),
+    "permute": lambda: flows.Permute("random", seed=3, dtype="float64"),
+}
+
+
+def _built(name):
+    layer = LAYERS[name]()
+    layer.build((None, D))
+    _randomize(layer)
+    return layer
+
+
+def _points(n=16, seed=1):
+    return tf.constant(np.random.default_rng(seed).normal(0.0, 1.2, (n, D)))
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_round_trip(name):
+    bij = _built(name).bijector()
+    x = _points()
+    np.testing.assert_allclose(bij.inverse(bij.forward(x)).numpy(), x.numpy(), atol=1e-9)
+    np.testing.assert_allclose(bij.forward(bij.inverse(x)).numpy(), x.numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_log_det_matches_autodiff_jacobian(name):
+    bij = _built(name).bijector()
+    x = _points(8)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = bij.forward(x)
+    jac = tape.batch_jacobian(y, x).numpy()  # [B, D, D]
+    want = np.linalg.slogdet(jac)[1]
+    got = bij.forward_log_det_jacobian(x, event_ndims=1).numpy()
+    np.testing.assert_allclose(np.broadcast_to(got, want.shape), want, atol=1e-8)
+    inv = bij.inverse_log_det_jacobian(y, event_ndims=1).numpy()
+    np.testing.assert_allclose(np.broadcast_to(inv, want.shape), -want, atol=1e-8)
+
+
+def _density_jacobian(layer, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = layer.bijector().inverse(x)
+    return tape.batch_jacobian(z, x).numpy()
+
+
+@pytest.mark.parametrize("name", ["maf", "maf_r2l", "spline_ar"])
+def test_autoregressive_jacobian_is_triangular_in_declared_order(name):
+    layer = _built(name)
+    order = np.asarray(layer.made.input_order) - 1  # degree - 1 of each dimension
+    jac = _density_jacobian(layer, _points(4))
+    # z_i may depend on x_j only if degree(j) <= degree(i)
+    allowed = order[None, :] <= order[:, None]
+    assert np.all(np.abs(jac[:, ~allowed]) == 0.0)
+    assert np.all(np.abs(jac[:, allowed]).max(axis=0) > 0)
+
+
+def test_coupling_jacobian_has_identity_block():
+    layer = _built("affine_coupling")
+    jac = _density_jacobian(layer, _points(4))
+    half = D // 2
+    np.testing.assert_array_equal(
+        jac[:, :half, :half], np.broadcast_to(np.eye(half), (4, half, half))
+    )
+    np.testing.assert_array_equal(jac[:, :half, half:], 0.0)
+    assert np.abs(jac[:, half:, :half]).max() > 0
+
+
+@pytest.mark.parametrize("name", sorted(set(LAYERS) - {"permute"}))
+def test_every_variable_gets_a_gradient(name):
+    layer = _built(name)
+    x = _points()
+    with tf.GradientTape() as tape:
+        bij = layer.bijector()
+        loss = tf.reduce_sum(bij.inverse(x) ** 2) + tf.reduce_sum(
+            bij.inverse_log_det_jacobian(x, event_ndims=1)
+        )
+    grads = tape.gradient(loss, layer.trainable_variables)
+    assert len(grads) == len(layer.trainable_variables) > 0
+    for v, g in zip(layer.trainable_variables, grads):
+        assert g is not None, v.path
+        assert np.any(np.asarray(g) != 0), v.path
+
+
+def test_iaf_forward_equals_maf_inverse_with_shared_weights():
+    maf, iaf = flows.MAF([8], dtype="float64"), flows.IAF([8], dtype="float64")
+    maf.build((None, D))
+    iaf.build((None, D))
+    _randomize(maf, seed=5)
+    for a, b in zip(iaf.weights, maf.weights):
+        a.assign(b)
+    x = _points()
+    np.testing.assert_allclose(
+        iaf.bijector().forward(x).numpy(), maf.bijector().inverse(x).numpy(), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        iaf.bijector().forward_log_det_jacobian(x, 1).numpy(),
+        maf.bijector().inverse_log_det_jacobian(x, 1).numpy(),
+        atol=1e-12,
+    )
+
+
+def test_made_masks_make_outputs_autoregressive():
+    made = flows.MADE(
+        5, params=2, hidden_units=[16, 16], input_order="random", seed=4, zero_init=False
+    )
+    x = tf.constant(np.random.default_rng(0).normal(size=(3, 5)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = made(x)[..., 0]
+    jac = tape.batch_jacobian(out, x).numpy()
+    degree = np.asarray(made.input_order)
+    allowed = degree[None, :] < degree[:, None]
+    assert np.all(jac[:, ~allowed] == 0.0)
+
+
+def test_made_context_conditions_every_output():
+    made = flows.MADE(3, params=1, hidden_units=[8], context_size=2, zero_init=False)
+    x = tf.zeros((4, 3))
+    c = tf.constant(np.random.default_rng(0).normal(size=(4, 2)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(c)
+        out = made(x, c)[..., 0]
+    assert np.all(np.abs(tape.batch_jacobian(out, c).numpy()).sum(-1) > 0)
+    with pytest.raises(ValueError, match="context=None"):
+        made(x)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: flows.MADE(0), "event_size"),
+        (lambda: flows.MADE(3, input_order=[1, 1, 2]), "input_order"),
+        (lambda: flows.MADE(3, hidden_units=[0]), "hidden_units"),
+        (lambda: flows.AffineCoupling(parity=2), "parity"),
+        (lambda: flows.NeuralSplineCoupling(num_bins=1), "num_bins"),
+        (lambda: flows.MAF(context_size=-1), "context_size"),
+    ],
+)
+def test_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_coupling_needs_two_dimensions():
+    with pytest.raises(ValueError, match="at least 2"):
+        flows.AffineCoupling().build((None, 1))
+    with pytest.raises(ValueError, match="permutation"):
+        flows.Permute([0, 0, 1]).build((None, 3))
