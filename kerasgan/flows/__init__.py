@@ -1,6 +1,7 @@
 """Normalizing flows: Keras 3 layers owning the variables, TFP bijectors owning the math."""
 
 from kerasgan.flows.conditioners import MADE, CouplingMLP, MaskedDense, made_degrees, made_masks
+from kerasgan.flows.distillation import DensityDistiller
 from kerasgan.flows.flow_model import FlowModel
 from kerasgan.flows.layers import (
     IAF,
@@ -21,6 +22,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "CouplingMLP",
+    "DensityDistiller",
     "FlowLayer",
     "FlowModel",
     "MaskedDense",
