@@ -23,7 +23,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-__all__ = ["export_generator", "version_dir"]
+__all__ = ["export_flow", "export_generator", "version_dir"]
 
 
 def version_dir(base_dir, version=None) -> str:
@@ -90,6 +90,10 @@ def export_generator(model, base_dir, version=None) -> str:
     archive.add_endpoint(
         "sample", sample, input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")]
     )
+    return _write_atomic(archive, base_dir, target)
+
+
+def _write_atomic(archive, base_dir, target):
     os.makedirs(base_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=base_dir)
     try:
@@ -101,3 +105,68 @@ def export_generator(model, base_dir, version=None) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def export_flow(model, base_dir, version=None) -> str:
+    """Exports a :class:`kerasgan.flows.FlowModel` as a SavedModel for TF Serving.
+
+    Signatures (``D`` = event size, ``C`` = context size, dtype = the model's):
+        ``serving_default`` and ``log_prob``: ``x [None, D]`` (and ``context
+        [None, C]`` for a conditional flow) -> ``log_prob [None]`` in nats.
+        ``sample``: ``num_samples`` int32 scalar -> ``samples [num_samples, D]``;
+        for a conditional flow ``context [None, C]`` -> one sample per row.
+
+    Written to a temporary directory and renamed into place.
+
+    Args:
+        model: a built ``FlowModel``.
+        base_dir: model directory; the export goes to ``base_dir/<version>``.
+        version: positive int; default: the next free version.
+
+    Returns:
+        The path of the written version directory.
+
+    Example:
+        >>> from kerasgan import flows
+        >>> flow = flows.FlowModel((2,), [flows.MAF([8])])
+        >>> path = export_flow(flow, "/tmp/kerasgan_doc_flow_export", version=1)
+    """
+    from kerasgan.flows import FlowModel
+
+    if not isinstance(model, FlowModel):
+        raise ValueError(
+            f"export_flow expects a kerasgan.flows.FlowModel. Received: {type(model).__name__}"
+        )
+    target = version_dir(base_dir, version)
+    dtype = tf.as_dtype(model.compute_dtype)
+    d, c = model.event_shape[0], model.context_size
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    x_spec = tf.TensorSpec([None, d], dtype, name="x")
+    if c:
+        ctx_spec = tf.TensorSpec([None, c], dtype, name="context")
+
+        def log_prob(x, context):
+            return {"log_prob": model.distribution(context).log_prob(x)}
+
+        def sample(context):
+            n = tf.shape(context)[0]
+            return {"samples": model.distribution(context).sample(n)}
+
+        for name in ("serving_default", "log_prob"):
+            archive.add_endpoint(name, log_prob, input_signature=[x_spec, ctx_spec])
+        archive.add_endpoint("sample", sample, input_signature=[ctx_spec])
+    else:
+
+        def log_prob(x):
+            return {"log_prob": model.distribution().log_prob(x)}
+
+        def sample(num_samples):
+            return {"samples": model.distribution().sample(num_samples)}
+
+        for name in ("serving_default", "log_prob"):
+            archive.add_endpoint(name, log_prob, input_signature=[x_spec])
+        archive.add_endpoint(
+            "sample", sample, input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")]
+        )
+    return _write_atomic(archive, base_dir, target)
