@@ -14,6 +14,7 @@ from kerasgan.flows.layers import (
     Permute,
     soft_clip,
 )
+from kerasgan.flows.planar_radial import EnergyTarget, Planar, Radial, energy_names, potential
 
 __all__ = [
     "IAF",
@@ -23,13 +24,18 @@ __all__ = [
     "AffineCoupling",
     "CouplingMLP",
     "DensityDistiller",
+    "EnergyTarget",
     "FlowLayer",
     "FlowModel",
     "MaskedDense",
     "NeuralSplineAutoregressive",
     "NeuralSplineCoupling",
     "Permute",
+    "Planar",
+    "Radial",
+    "energy_names",
     "made_degrees",
     "made_masks",
+    "potential",
     "soft_clip",
 ]

@@ -31,8 +31,13 @@ class DensityDistiller(keras.Model):
     each step draws ``B`` student samples; for conditional flows pass the
     contexts as ``x``). Logs ``kl`` (nats).
 
+    With an :class:`EnergyTarget` as teacher (an unnormalized ``log p~ =
+    -U``), the same loss fits the student by reverse KL to the target and
+    reads ``KL(s || p) - log Z`` (Rezende and Mohamed's planar/radial setting).
+
     Args:
-        teacher: a trained :class:`FlowModel` (typically MAF layers).
+        teacher: a trained :class:`FlowModel` (typically MAF layers) or an
+            :class:`EnergyTarget`.
         student: a :class:`FlowModel` with the same event shape (typically IAF layers).
         seed: seed of the student's noise.
 
@@ -53,11 +58,17 @@ class DensityDistiller(keras.Model):
 
     def __init__(self, teacher, student, seed=None, **kwargs):
         super().__init__(**kwargs)
-        for name, model in (("teacher", teacher), ("student", student)):
-            if not isinstance(model, FlowModel):
-                raise ValueError(
-                    f"{name} must be a kerasgan.flows.FlowModel. Received: {type(model).__name__}"
-                )
+        from kerasgan.flows.planar_radial import EnergyTarget
+
+        if not isinstance(teacher, (FlowModel, EnergyTarget)):
+            raise ValueError(
+                "teacher must be a kerasgan.flows.FlowModel or EnergyTarget. Received: "
+                f"{type(teacher).__name__}"
+            )
+        if not isinstance(student, FlowModel):
+            raise ValueError(
+                f"student must be a kerasgan.flows.FlowModel. Received: {type(student).__name__}"
+            )
         if teacher.event_shape != student.event_shape:
             raise ValueError(
                 "teacher and student must have the same event shape. Received: "
@@ -89,7 +100,10 @@ class DensityDistiller(keras.Model):
         student = self.student.distribution(context)
         x = student.sample(n, seed=seed)
         log_s = student.log_prob(x)  # cached noise: no inverse pass for IAF students
-        log_t = self.teacher.distribution(context).log_prob(x)
+        if isinstance(self.teacher, FlowModel):
+            log_t = self.teacher.distribution(context).log_prob(x)
+        else:  # an unnormalized target: the loss is KL - log Z
+            log_t = tf.cast(self.teacher.log_prob(x), x.dtype)
         return x, log_s - log_t
 
     def log_ratio(self, n, context=None, seed=None):
