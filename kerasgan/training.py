@@ -24,6 +24,9 @@ __all__ = [
     "DEFAULTS",
     "MODELS",
     "TOY_SMOKE",
+    "FLOW_MODELS",
+    "GAN_MODELS",
+    "build_flow",
     "build_model",
     "main",
     "make_dataset",
@@ -31,7 +34,11 @@ __all__ = [
     "run",
 ]
 
-MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
+GAN_MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
+# Flows trained by maximum likelihood on data, by reverse KL on an energy (planar,
+# radial), or distilled (a MAF teacher fit on data, then an IAF student).
+FLOW_MODELS = ("maf", "realnvp", "nice", "nsf", "nsf_ar", "planar", "radial", "distill")
+MODELS = GAN_MODELS + FLOW_MODELS
 
 DEFAULTS = {
     "name": None,  # run / export name (required)
@@ -77,6 +84,16 @@ DEFAULTS = {
     "export": True,
     "tensorboard": True,
     "verbose": 1,
+    # flows
+    "flow_transforms": 5,  # number of flow layers
+    "flow_hidden_units": [64, 64],  # conditioner (MADE / coupling MLP) sizes
+    "num_bins": 8,  # neural spline flows
+    "spline_bound": 4.0,
+    "lr": 1e-3,  # flows: Adam learning rate (cosine-decayed when lr_decay)
+    "clipnorm": None,
+    "energy": "u1",  # planar/radial: kerasgan.flows.energy_names()
+    "student_epochs": 10,  # distill: epochs of the student (teacher: "epochs")
+    "eval_test_samples": 20_000,  # flows: held-out samples for the test NLL
 }
 
 
@@ -124,6 +141,9 @@ def resolve(config, overrides=None):
         "latent_dim",
         "eval_every",
         "eval_samples",
+        "flow_transforms",
+        "num_bins",
+        "student_epochs",
     ):
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -209,6 +229,43 @@ def _optimizers(cfg, model):
     return make(g_default, cfg["g_lr"], total), make(d_default, cfg["d_lr"], total * d_steps)
 
 
+def build_flow(cfg, event_size, inverse_autoregressive=False):
+    """The flow layers named by ``cfg["model"]`` (see :data:`FLOW_MODELS`)."""
+    from kerasgan import flows
+
+    kind = "maf" if cfg["model"] == "distill" else cfg["model"]
+    hidden = cfg["flow_hidden_units"]
+    layers = []
+    for k in range(cfg["flow_transforms"]):
+        order = "left-to-right" if k % 2 == 0 else "right-to-left"
+        if kind == "maf":
+            cls = flows.IAF if inverse_autoregressive else flows.MAF
+            layers.append(cls(hidden, input_order=order, name=f"{cls.__name__.lower()}_{k}"))
+        elif kind == "nsf_ar":
+            layers.append(
+                flows.NeuralSplineAutoregressive(
+                    cfg["num_bins"], cfg["spline_bound"], hidden_units=hidden, input_order=order
+                )
+            )
+        elif kind == "realnvp":
+            layers.append(flows.AffineCoupling(hidden, parity=k % 2))
+        elif kind == "nice":
+            layers.append(flows.AdditiveCoupling(hidden, parity=k % 2))
+        elif kind == "nsf":
+            layers.append(
+                flows.NeuralSplineCoupling(
+                    hidden, parity=k % 2, num_bins=cfg["num_bins"], bound=cfg["spline_bound"]
+                )
+            )
+        elif kind == "planar":
+            layers.append(flows.Planar())
+        elif kind == "radial":
+            layers.append(flows.Radial())
+        else:  # pragma: no cover - resolve() validates the name
+            raise ValueError(f"Unknown flow model {kind!r}")
+    return flows.FlowModel((event_size,), layers, seed=cfg["seed"])
+
+
 def build_model(cfg, data_shape):
     """Builds (not compiles) the GAN named by ``cfg["model"]`` for data of ``data_shape``."""
     import kerasgan
@@ -286,6 +343,10 @@ def run(config, overrides=None):
 
     cfg = resolve(config, overrides)
     keras.utils.set_random_seed(cfg["seed"])
+    if cfg["model"] in FLOW_MODELS:
+        from kerasgan import flow_training
+
+        return flow_training.run_flow(cfg)
     run_dir = os.path.join(cfg["runs_dir"], cfg["name"])
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -455,8 +516,22 @@ def main(config, smoke=None, argv=None, description=None):
             f"Mode coverage ({cfg['eval_samples']} samples): {mc['modes']}/{mc['num_modes']} modes, "
             f"{mc['hq_percent']:.1f}% high-quality samples, reverse KL {mc['reverse_kl']:.3f}"
         )
+    if "test_nll" in result:
+        print(f"Held-out NLL: {result['test_nll']:.4f} nats")
+    if "kl" in result:
+        what = {
+            "distill": "KL(student || teacher)",
+            "planar": "KL(q || target)",
+            "radial": "KL(q || target)",
+        }.get(cfg["model"], "KL(data || flow) = test NLL - true entropy")
+        print(f"{what}: {result['kl']:.4f} nats")
+    if "sampling_speedup" in result:
+        print(f"Student sampling speed-up over the teacher: {result['sampling_speedup']:.1f}x")
     if "export_path" in result:
-        print(f"SavedModel (serving_default: z -> samples): {result['export_path']}")
+        what = (
+            "log_prob, sample" if cfg["model"] in FLOW_MODELS else "serving_default: z -> samples"
+        )
+        print(f"SavedModel ({what}): {result['export_path']}")
     print(f"Final samples: {os.path.join(result['run_dir'], 'samples.png')}")
     print(f"TensorBoard: tensorboard --logdir {os.path.join(result['run_dir'], 'tb')}")
     return 0

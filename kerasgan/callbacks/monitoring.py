@@ -134,16 +134,24 @@ class SampleScatter(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.log_dir)
-        self._z = (
-            np.random.default_rng(self.seed)
-            .standard_normal((self.num_samples, self.model.latent_dim))
-            .astype("float32")
-        )
+        # GANs: fixed latents through generate(); flows (no latent_dim): a fixed sampler seed.
+        self._z = None
+        if hasattr(self.model, "latent_dim") and hasattr(self.model, "generate"):
+            self._z = (
+                np.random.default_rng(self.seed)
+                .standard_normal((self.num_samples, self.model.latent_dim))
+                .astype("float32")
+            )
+
+    def _samples(self):
+        if self._z is not None:
+            return self.model.generate(self._z)
+        return np.asarray(self.model.sample(self.num_samples, seed=self.seed))
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        samples = self.model.generate(self._z)
+        samples = self._samples()
         limits = self.limits or _auto_limits(samples)
         png = scatter_png(samples, self.modes, self.reference, f"epoch {epoch + 1}", limits)
         image = tf.image.decode_png(png, channels=3)[tf.newaxis]

@@ -115,6 +115,8 @@ def export_flow(model, base_dir, version=None) -> str:
         [None, C]`` for a conditional flow) -> ``log_prob [None]`` in nats.
         ``sample``: ``num_samples`` int32 scalar -> ``samples [num_samples, D]``;
         for a conditional flow ``context [None, C]`` -> one sample per row.
+        Flows without an inverse (planar, radial) export only ``sample`` (also
+        as ``serving_default``), returning ``samples`` and their ``log_prob``.
 
     Written to a temporary directory and renamed into place.
 
@@ -143,6 +145,22 @@ def export_flow(model, base_dir, version=None) -> str:
     archive = keras.export.ExportArchive()
     archive.track(model)
     x_spec = tf.TensorSpec([None, d], dtype, name="x")
+    from kerasgan.flows import Planar, Radial
+
+    if any(isinstance(layer, (Planar, Radial)) for layer in model.flow_layers) and not c:
+        # No inverse: only sampling, with the samples' own log-density (cached noise).
+        def sample_only(num_samples):
+            dist = model.distribution()
+            x = dist.sample(num_samples)
+            return {"samples": x, "log_prob": dist.log_prob(x)}
+
+        for name in ("serving_default", "sample"):
+            archive.add_endpoint(
+                name,
+                sample_only,
+                input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")],
+            )
+        return _write_atomic(archive, base_dir, target)
     if c:
         ctx_spec = tf.TensorSpec([None, c], dtype, name="context")
 

@@ -95,6 +95,10 @@ class DensityDistiller(keras.Model):
     def call(self, inputs=None):
         return self.student.sample(1)
 
+    def sample(self, n, context=None, seed=None):
+        """Student samples (see :meth:`FlowModel.sample`)."""
+        return self.student.sample(n, context=context, seed=seed)
+
     def _log_ratio(self, n, seed, context=None):
         """``(x, log s(x) - log t(x))`` for ``n`` student samples (one traced computation)."""
         student = self.student.distribution(context)

@@ -1,0 +1,30 @@
+"""Planar flow (32 layers) fit to the ring energy U1 of Rezende and Mohamed (2015) by reverse KL.
+
+The flow samples z ~ N(0, I), maps it through the layers and scores its own
+samples; the loss is E_q[log q(x) + U(x)] = KL(q || p) - log Z. The run prints
+KL(q || p) with log Z computed by quadrature. Other targets: "energy": "u2".."u4".
+
+python recipes/planar_energy.py [--smoke] [--dry-run]
+kerasgan train planar_energy
+"""
+
+import sys
+
+from kerasgan import training
+
+CONFIG = {
+    "name": "planar_energy",
+    "model": "planar",
+    "energy": "u1",
+    "flow_transforms": 32,
+    "batch_size": 256,
+    "epochs": 10,
+    "steps_per_epoch": 500,
+    "lr": 1e-2,
+    "lr_decay": True,
+    "clipnorm": 10.0,
+}
+SMOKE = dict(training.TOY_SMOKE, flow_transforms=4, eval_test_samples=2000)
+
+if __name__ == "__main__":
+    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
