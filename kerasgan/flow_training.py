@@ -32,7 +32,7 @@ def _callbacks(cfg, run_dir, info, mixture):
 
     tb_dir = os.path.join(run_dir, "tb")
     callbacks = []
-    if mixture is not None:
+    if mixture is not None and np.all(mixture.stds == mixture.stds[0]):
         callbacks.append(
             cbs.ModeCoverageCallback(
                 mixture.means,
@@ -110,7 +110,9 @@ def run_flow(cfg):
         with strategy.scope():
             flow = training.build_flow(cfg, 2)
             target = flows.EnergyTarget(cfg["energy"])
-            model = flows.DensityDistiller(target, flow, seed=cfg["seed"])
+            model = flows.DensityDistiller(
+                target, flow, seed=cfg["seed"], anneal_steps=cfg["anneal_steps"]
+            )
             model.compile(_optimizer(cfg, cfg["epochs"] * steps), jit_compile=cfg["jit_compile"])
         callbacks, guard = _callbacks(cfg, run_dir, None, None)
         result["history"] = _fit(
@@ -159,9 +161,21 @@ def run_flow(cfg):
                 )
             with strategy.scope():
                 student = training.build_flow(cfg, info["shape"][0], inverse_autoregressive=True)
-                distiller = flows.DensityDistiller(teacher, student, seed=cfg["seed"])
+                distiller = flows.DensityDistiller(
+                    teacher, student, seed=cfg["seed"], anneal_steps=cfg["anneal_steps"]
+                )
                 distiller.compile(
                     _optimizer(cfg, cfg["student_epochs"] * steps), jit_compile=cfg["jit_compile"]
+                )
+            if cfg["warm_start_epochs"]:
+                distiller.warm_start(
+                    num_samples=max(cfg["batch_size"] * steps // 2, cfg["batch_size"]),
+                    epochs=cfg["warm_start_epochs"],
+                    batch_size=cfg["batch_size"],
+                    optimizer=_optimizer(dict(cfg, lr_decay=False), 1),
+                )
+                result["kl_after_warm_start"] = distiller.kl(
+                    cfg["eval_test_samples"], seed=cfg["seed"] + 1
                 )
             callbacks, guard = _callbacks(cfg, os.path.join(run_dir, "student"), info, mixture)
             result["student_history"] = _fit(

@@ -20,6 +20,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 __all__ = [
     "DEFAULTS",
     "MODELS",
@@ -92,7 +94,9 @@ DEFAULTS = {
     "lr": 1e-3,  # flows: Adam learning rate (cosine-decayed when lr_decay)
     "clipnorm": None,
     "energy": "u1",  # planar/radial: kerasgan.flows.energy_names()
+    "anneal_steps": 0,  # reverse-KL fits (planar/radial/distill): beta annealing steps (0: none)
     "student_epochs": 10,  # distill: epochs of the student (teacher: "epochs")
+    "warm_start_epochs": 0,  # distill: maximum-likelihood epochs on teacher samples first
     "eval_test_samples": 20_000,  # flows: held-out samples for the test NLL
 }
 
@@ -190,7 +194,7 @@ def make_dataset(cfg):
         return ds, {"kind": "image", "shape": shape}
     x = toy.load(name, cfg["num_train_samples"], seed=cfg["seed"])
     info = {"kind": "toy", "shape": (x.shape[1],), "sample": x[:2000]}
-    if name in ("ring8", "grid25"):
+    if name in toy.mixture_names():
         info["mixture"] = toy.get_mixture(name)
     ds = (
         tf.data.Dataset.from_tensor_slices(x)
@@ -370,7 +374,7 @@ def run(config, overrides=None):
     tb_dir = os.path.join(run_dir, "tb")
     callbacks = []
     mixture = info.get("mixture")
-    if mixture is not None:
+    if mixture is not None and np.all(mixture.stds == mixture.stds[0]):  # the protocol's one std
         callbacks.append(
             cbs.ModeCoverageCallback(
                 mixture.means,
@@ -417,7 +421,8 @@ def run(config, overrides=None):
     if mixture is not None:
         from kerasgan.metrics.mode_coverage import mode_coverage
 
-        result["mode_coverage"] = mode_coverage(samples, mixture.means, mixture.std).as_dict()
+        if np.all(mixture.stds == mixture.stds[0]):
+            result["mode_coverage"] = mode_coverage(samples, mixture.means, mixture.std).as_dict()
     if cfg["export"]:
         result["export_path"] = export_lib.export_generator(
             model, os.path.join(cfg["export_dir"], cfg["name"]), version=cfg["export_version"]
@@ -525,6 +530,12 @@ def main(config, smoke=None, argv=None, description=None):
             "radial": "KL(q || target)",
         }.get(cfg["model"], "KL(data || flow) = test NLL - true entropy")
         print(f"{what}: {result['kl']:.4f} nats")
+    if "kl_after_warm_start" in result:
+        print(f"(KL after the maximum-likelihood warm start: {result['kl_after_warm_start']:.4f})")
+    if "entropy" in result and cfg["model"] == "distill":
+        print(
+            f"Teacher: test NLL - true entropy = {result['test_nll'] - result['entropy']:.4f} nats"
+        )
     if "sampling_speedup" in result:
         print(f"Student sampling speed-up over the teacher: {result['sampling_speedup']:.1f}x")
     if "export_path" in result:

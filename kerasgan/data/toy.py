@@ -42,9 +42,11 @@ from kerasgan._checks import check_positive as _check_positive
 __all__ = [
     "GaussianMixture",
     "checkerboard",
+    "gauss3",
     "get_mixture",
     "grid25",
     "load",
+    "mixture_names",
     "names",
     "pinwheel",
     "ring8",
@@ -363,6 +365,24 @@ def grid25(std: float = 0.05) -> GaussianMixture:
 # --- shapes from the flow literature -------------------------------------------
 
 
+def gauss3() -> GaussianMixture:
+    """Three unequal Gaussians: weights 0.5/0.3/0.2, sigmas 0.3/0.6/0.15.
+
+    Means ``(-2, 0)``, ``(2, 1)``, ``(0, -2)``. A mixture with an exact density
+    whose components differ in weight and width (used by the flow benchmark).
+
+    Returns:
+        A :class:`GaussianMixture`.
+
+    Example:
+        >>> gauss3().weights.tolist()
+        [0.5, 0.3, 0.2]
+    """
+    return GaussianMixture(
+        [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [0.3, 0.6, 0.15], [0.5, 0.3, 0.2]
+    )
+
+
 def two_moons(n: int, noise: float = 0.05, seed: SeedLike = None) -> np.ndarray:
     """Two interleaving half circles, centred and scaled as in FFJORD's "moons".
 
@@ -540,7 +560,11 @@ def two_spirals(n: int, noise: float = 0.1, seed: SeedLike = None) -> np.ndarray
 
 # --- dispatch ------------------------------------------------------------------
 
-_MIXTURES: dict[str, Callable[[], GaussianMixture]] = {"ring8": ring8, "grid25": grid25}
+_MIXTURES: dict[str, Callable[[], GaussianMixture]] = {
+    "ring8": ring8,
+    "grid25": grid25,
+    "gauss3": gauss3,
+}
 _SHAPES: dict[str, Callable[..., np.ndarray]] = {
     "two_moons": two_moons,
     "swiss_roll": swiss_roll,
@@ -548,6 +572,11 @@ _SHAPES: dict[str, Callable[..., np.ndarray]] = {
     "pinwheel": pinwheel,
     "two_spirals": two_spirals,
 }
+
+
+def mixture_names() -> list[str]:
+    """Names of the data sets that are Gaussian mixtures (exact ``log_prob`` and modes)."""
+    return sorted(_MIXTURES)
 
 
 def names() -> list[str]:

@@ -40,6 +40,10 @@ class DensityDistiller(keras.Model):
             :class:`EnergyTarget`.
         student: a :class:`FlowModel` with the same event shape (typically IAF layers).
         seed: seed of the student's noise.
+        anneal_steps: if > 0, the teacher's log-density is scaled by
+            ``beta_t = min(1, 0.01 + t / anneal_steps)`` in the loss (Rezende and
+            Mohamed's annealing, which helps a reverse-KL fit reach every mode of
+            an energy); the logged ``kl`` is always the unscaled estimate.
 
     Returns:
         A ``keras.Model``.
@@ -56,8 +60,13 @@ class DensityDistiller(keras.Model):
         al., 2018.
     """
 
-    def __init__(self, teacher, student, seed=None, **kwargs):
+    def __init__(self, teacher, student, seed=None, anneal_steps=0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int) or anneal_steps < 0:
+            raise ValueError(
+                f"anneal_steps must be an int >= 0. Received: anneal_steps={anneal_steps!r}"
+            )
+        self.anneal_steps = anneal_steps
         from kerasgan.flows.planar_radial import EnergyTarget
 
         if not isinstance(teacher, (FlowModel, EnergyTarget)):
@@ -99,7 +108,7 @@ class DensityDistiller(keras.Model):
         """Student samples (see :meth:`FlowModel.sample`)."""
         return self.student.sample(n, context=context, seed=seed)
 
-    def _log_ratio(self, n, seed, context=None):
+    def _log_ratio(self, n, seed, context=None, with_teacher=False):
         """``(x, log s(x) - log t(x))`` for ``n`` student samples (one traced computation)."""
         student = self.student.distribution(context)
         x = student.sample(n, seed=seed)
@@ -108,6 +117,8 @@ class DensityDistiller(keras.Model):
             log_t = self.teacher.distribution(context).log_prob(x)
         else:  # an unnormalized target: the loss is KL - log Z
             log_t = tf.cast(self.teacher.log_prob(x), x.dtype)
+        if with_teacher:
+            return x, log_s - log_t, log_t
         return x, log_s - log_t
 
     def log_ratio(self, n, context=None, seed=None):
@@ -140,6 +151,37 @@ class DensityDistiller(keras.Model):
             else:
                 cache[key] = tf.function(lambda n, s: self._log_ratio(n, s), reduce_retracing=True)
         return cache[key]
+
+    def warm_start(self, num_samples=50_000, epochs=3, batch_size=512, optimizer=None, verbose=0):
+        """Fits the student by maximum likelihood on teacher samples (forward KL(t || s)).
+
+        Reverse KL is mode-seeking: a student that starts unimodal can settle on
+        one mode of a multimodal teacher (measured: KL 1.2 nats = -log 0.3, one
+        component of ``gauss3``). A few epochs of maximum likelihood on teacher
+        samples first (the IAF's density of arbitrary points costs D passes, so
+        this is slower per step than distillation) cover every mode; the
+        reverse-KL ``fit`` then refines.
+
+        Args:
+            num_samples: teacher samples to fit (unconditional flows only).
+            epochs, batch_size: of the maximum-likelihood fit.
+            optimizer: default ``Adam(1e-3)``.
+            verbose: passed to ``fit``.
+
+        Returns:
+            The ``History`` of the student's maximum-likelihood fit.
+        """
+        if not isinstance(self.teacher, FlowModel):
+            raise ValueError(
+                "warm_start needs a FlowModel teacher to sample from. Received: "
+                f"{type(self.teacher).__name__}"
+            )
+        if self.student.context_size:
+            raise ValueError("warm_start supports unconditional flows only.")
+        x = self.teacher.sample(int(num_samples), seed=self.seed).numpy()
+        if not getattr(self.student, "compiled", False):
+            self.student.compile(optimizer or keras.optimizers.Adam(1e-3))
+        return self.student.fit(x, batch_size=batch_size, epochs=epochs, verbose=verbose)
 
     def kl(self, n=10000, context=None, seed=None):
         """Monte Carlo KL(student || teacher) in nats from ``n`` student samples."""
@@ -176,8 +218,13 @@ class DensityDistiller(keras.Model):
         seed = tf.cast(self.seed_generator.next(), tf.int32)
         variables = self.student.trainable_variables
         with tf.GradientTape() as tape:
-            _, log_ratio = self._log_ratio(n, seed, context)
-            loss = losses_lib.global_batch_mean(log_ratio)
+            _, log_ratio, log_t = self._log_ratio(n, seed, context, with_teacher=True)
+            objective = log_ratio
+            if self.anneal_steps:
+                step = tf.cast(self.optimizer.iterations, log_t.dtype)
+                beta = tf.minimum(1.0, 0.01 + step / float(self.anneal_steps))
+                objective = log_ratio + (1.0 - beta) * log_t  # log s - beta log t
+            loss = losses_lib.global_batch_mean(objective)
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
         self.kl_tracker.update_state(log_ratio)
@@ -212,6 +259,7 @@ class DensityDistiller(keras.Model):
             teacher=keras.saving.serialize_keras_object(self.teacher),
             student=keras.saving.serialize_keras_object(self.student),
             seed=self.seed,
+            anneal_steps=self.anneal_steps,
         )
         return config
 

@@ -64,7 +64,7 @@ def _scipy_log_prob(mix, x):
     return special.logsumexp(comps, b=mix.weights[None, :], axis=1)
 
 
-@pytest.mark.parametrize("factory", [toy.ring8, toy.grid25, lambda: toy.ring8(std=0.3)])
+@pytest.mark.parametrize("factory", [toy.ring8, toy.grid25, toy.gauss3, lambda: toy.ring8(std=0.3)])
 def test_log_prob_matches_scipy(factory):
     mix = factory()
     rng = np.random.default_rng(1)
@@ -113,8 +113,20 @@ def test_named_datasets_shape_dtype_determinism(name):
 
 def test_names_and_get_mixture():
     assert toy.names() == sorted(
-        ["ring8", "grid25", "two_moons", "swiss_roll", "checkerboard", "pinwheel", "two_spirals"]
+        [
+            "ring8",
+            "grid25",
+            "gauss3",
+            "two_moons",
+            "swiss_roll",
+            "checkerboard",
+            "pinwheel",
+            "two_spirals",
+        ]
     )
+    assert toy.mixture_names() == ["gauss3", "grid25", "ring8"]
+    np.testing.assert_allclose(toy.gauss3().weights, [0.5, 0.3, 0.2])
+    np.testing.assert_allclose(toy.gauss3().stds, [0.3, 0.6, 0.15])
     assert toy.get_mixture("grid25").num_components == 25
     np.testing.assert_array_equal(toy.get_mixture("ring8").modes, toy.ring8().modes)
     with pytest.raises(ValueError, match="two_moons"):

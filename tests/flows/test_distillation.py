@@ -86,3 +86,24 @@ def test_distiller_save_load_and_errors(tmp_path):
         flows.DensityDistiller(teacher, flows.FlowModel((2,), [flows.IAF([4])]))
     with pytest.raises(ValueError, match="FlowModel"):
         flows.DensityDistiller(teacher, keras.Sequential())
+
+
+def test_warm_start_fits_the_student_by_maximum_likelihood_on_teacher_samples():
+    teacher, _ = _one_d_pair(m=1.0, b=0.5)  # N(1, e^{2 s})
+    student = flows.FlowModel((1,), [flows.IAF([4])])
+    distiller = flows.DensityDistiller(teacher, student, seed=0)
+    before = distiller.kl(4000, seed=0)
+    distiller.warm_start(num_samples=8192, epochs=20, optimizer=keras.optimizers.Adam(3e-2))
+    assert distiller.kl(4000, seed=0) < min(0.01, before / 10)
+    with pytest.raises(ValueError, match="FlowModel teacher"):
+        flows.DensityDistiller(
+            flows.EnergyTarget("u1"), flows.FlowModel((2,), [flows.IAF([4])])
+        ).warm_start()
+
+
+def test_annealing_scales_the_teacher_term():
+    teacher, student = _one_d_pair()
+    with pytest.raises(ValueError, match="anneal_steps"):
+        flows.DensityDistiller(teacher, student, anneal_steps=-1)
+    distiller = flows.DensityDistiller(teacher, student, anneal_steps=100)
+    assert flows.DensityDistiller.from_config(distiller.get_config()).anneal_steps == 100
