@@ -3,6 +3,7 @@
 from kerasgan.flows.conditioners import MADE, CouplingMLP, MaskedDense, made_degrees, made_masks
 from kerasgan.flows.distillation import DensityDistiller
 from kerasgan.flows.flow_model import FlowModel
+from kerasgan.flows.glow import ActNorm, InvertibleLinear, glow_step
 from kerasgan.flows.layers import (
     IAF,
     MAF,
@@ -17,6 +18,9 @@ from kerasgan.flows.layers import (
 from kerasgan.flows.planar_radial import EnergyTarget, Planar, Radial, energy_names, potential
 
 __all__ = [
+    "ActNorm",
+    "InvertibleLinear",
+    "glow_step",
     "IAF",
     "MADE",
     "MAF",

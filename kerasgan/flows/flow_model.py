@@ -232,6 +232,31 @@ class FlowModel(keras.Model):
             return self._function("sample_lp_context", fn)(tf.constant(int(n)), seed, context)
         return self._function("sample_lp", lambda n, s: fn(n, s))(tf.constant(int(n)), seed)
 
+    # --- data-dependent initialization ------------------------------------------
+
+    def _needs_init(self):
+        return any(
+            getattr(layer, "needs_data_init", False) and not layer.is_initialized
+            for layer in self.flow_layers
+        )
+
+    def initialize(self, x, context=None):
+        """Data-dependent initialization (e.g. ActNorm) from a batch ``x`` ``[N, D]``.
+
+        Walks the layers from the data side, initializing each layer that needs
+        it on the batch as it arrives there. ``fit`` calls this on its first
+        batch when a layer is not initialized yet.
+
+        Returns:
+            None.
+        """
+        x, context = self._check_inputs(x, context)
+        h = x
+        for layer in self.flow_layers:
+            if getattr(layer, "needs_data_init", False) and not layer.is_initialized:
+                layer.initialize(h)
+            h = layer.bijector(context).inverse(h)
+
     # --- training ----------------------------------------------------------------
 
     def compile(self, optimizer="adam", jit_compile=None, steps_per_execution=1, **kwargs):
@@ -341,6 +366,8 @@ class FlowModel(keras.Model):
         ``(x, context)`` or ``{"x": ..., "context": ...}``; for a conditional
         flow with arrays, pass ``x={"x": X, "context": C}``.
         """
+        if self._needs_init() and x is not None:
+            self._initialize_from(x)
         if isinstance(x, tf.data.Dataset):
             x = x.map(_assert_finite_element)
         elif x is not None:
@@ -364,6 +391,20 @@ class FlowModel(keras.Model):
                     "dataset). Received: a tf.data.Dataset with non-finite entries"
                 ) from None
             raise
+
+    def _initialize_from(self, x, n=4096):
+        if isinstance(x, tf.data.Dataset):
+            batch = next(iter(x.take(1)))
+            x_b, context = self._unpack(batch)
+            self.initialize(x_b, context)
+            return
+        if isinstance(x, dict):
+            self.initialize(
+                np.asarray(x["x"])[:n],
+                None if x.get("context") is None else np.asarray(x["context"])[:n],
+            )
+            return
+        self.initialize(np.asarray(x)[:n])
 
     # --- serialization -----------------------------------------------------------
 

@@ -27,6 +27,8 @@ LAYERS = {
         num_bins=5, hidden_units=[8], dtype="float64"
     ),
     "permute": lambda: flows.Permute("random", seed=3, dtype="float64"),
+    "actnorm": lambda: flows.ActNorm(dtype="float64"),
+    "invertible_linear": lambda: flows.InvertibleLinear(seed=2, dtype="float64"),
 }
 
 
@@ -174,3 +176,26 @@ def test_coupling_needs_two_dimensions():
         flows.AffineCoupling().build((None, 1))
     with pytest.raises(ValueError, match="permutation"):
         flows.Permute([0, 0, 1]).build((None, 3))
+
+
+def test_actnorm_data_dependent_init_standardizes():
+    layer = flows.ActNorm()
+    layer.build((None, 3))
+    x = np.random.default_rng(0).normal([1.0, -2.0, 5.0], [0.5, 3.0, 0.1], (4096, 3))
+    assert not layer.is_initialized
+    layer.initialize(x.astype("float32"))
+    z = layer(x.astype("float32")).numpy()
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(z.std(0), 1.0, atol=1e-3)
+    assert layer.is_initialized
+
+
+def test_invertible_linear_starts_as_a_rotation():
+    layer = flows.InvertibleLinear(seed=1, dtype="float64")
+    layer.build((None, 4))
+    bij = layer.bijector()
+    w = bij.forward(tf.eye(4, dtype="float64")).numpy().T  # columns W e_i
+    np.testing.assert_allclose(w @ w.T, np.eye(4), atol=1e-10)
+    np.testing.assert_allclose(
+        bij.forward_log_det_jacobian(tf.zeros((1, 4), "float64"), 1), 0.0, atol=1e-10
+    )
