@@ -30,6 +30,8 @@ bench-deps: $(STAMP)
 bench: bench-deps
 	$(BIN)/python benchmarks/gan_step.py
 	$(BIN)/python benchmarks/mode_coverage.py
+	$(BIN)/python benchmarks/flow_speed.py
+	$(BIN)/python benchmarks/flow_quality.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
