@@ -539,9 +539,12 @@ def main(config, smoke=None, argv=None, description=None):
     if "sampling_speedup" in result:
         print(f"Student sampling speed-up over the teacher: {result['sampling_speedup']:.1f}x")
     if "export_path" in result:
-        what = (
-            "log_prob, sample" if cfg["model"] in FLOW_MODELS else "serving_default: z -> samples"
-        )
+        if cfg["model"] in ("planar", "radial"):
+            what = "sample: num_samples -> samples, log_prob"
+        elif cfg["model"] in FLOW_MODELS:
+            what = "log_prob, sample"
+        else:
+            what = "serving_default: z -> samples"
         print(f"SavedModel ({what}): {result['export_path']}")
     print(f"Final samples: {os.path.join(result['run_dir'], 'samples.png')}")
     print(f"TensorBoard: tensorboard --logdir {os.path.join(result['run_dir'], 'tb')}")

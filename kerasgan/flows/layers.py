@@ -39,6 +39,29 @@ def soft_clip(log_scale, bound):
     return bound * tf.tanh(log_scale / bound)
 
 
+def _memo(fn):
+    """Memoizes a conditioner call on the identity of its input tensor.
+
+    TFP calls a bijector's network once for the transform and again for the
+    log-det (``inverse`` and ``inverse_log_det_jacobian`` in ``log_prob``), and
+    graph mode does not merge the two copies (measured: 6 instead of 3 MADE
+    matmuls per MAF layer). The bijector objects built by ``bijector()`` live
+    for one call/trace, so caching by tensor identity (keeping the tensor alive)
+    is safe.
+    """
+    cache = {}
+
+    def wrapped(x, *args, **kwargs):
+        hit = cache.get(id(x))
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        out = fn(x, *args, **kwargs)
+        cache[id(x)] = (x, out)
+        return out
+
+    return wrapped
+
+
 class FlowLayer(keras.layers.Layer):
     """Base class: a Keras layer that provides a ``tfb.Bijector`` on vectors ``[..., D]``.
 
@@ -162,7 +185,7 @@ class MAF(FlowLayer):
             out = self._made(y, context)
             return out[..., 0], soft_clip(out[..., 1], self.log_scale_bound)
 
-        return fn
+        return _memo(fn)
 
     def maf_bijector(self, context=None):
         """The ``tfb.MaskedAutoregressiveFlow`` of this layer's weights."""
@@ -279,7 +302,7 @@ class NeuralSplineAutoregressive(MAF):
         def bijector_fn(y, **_):
             return _spline_bijector(self._made(y, context), self.num_bins, self.bound)
 
-        return tfb.MaskedAutoregressiveFlow(bijector_fn=bijector_fn, name="nsf_ar")
+        return tfb.MaskedAutoregressiveFlow(bijector_fn=_memo(bijector_fn), name="nsf_ar")
 
     def get_config(self):
         config = super().get_config()
@@ -400,7 +423,7 @@ class AffineCoupling(_Coupling):
             out = self._net(x0, context)
             return out[..., 0], soft_clip(out[..., 1], self.log_scale_bound)
 
-        return tfb.RealNVP(num_masked=self._masked, shift_and_log_scale_fn=fn, name="affine")
+        return tfb.RealNVP(num_masked=self._masked, shift_and_log_scale_fn=_memo(fn), name="affine")
 
     def get_config(self):
         config = super().get_config()
@@ -435,7 +458,7 @@ class AdditiveCoupling(_Coupling):
 
         return tfb.RealNVP(
             num_masked=self._masked,
-            shift_and_log_scale_fn=fn,
+            shift_and_log_scale_fn=_memo(fn),
             is_constant_jacobian=True,
             name="additive",
         )
@@ -477,7 +500,9 @@ class NeuralSplineCoupling(_Coupling):
         def bijector_fn(x0, output_units, **_):
             return _spline_bijector(self._net(x0, context), self.num_bins, self.bound)
 
-        return tfb.RealNVP(num_masked=self._masked, bijector_fn=bijector_fn, name="nsf_coupling")
+        return tfb.RealNVP(
+            num_masked=self._masked, bijector_fn=_memo(bijector_fn), name="nsf_coupling"
+        )
 
     def get_config(self):
         config = super().get_config()
