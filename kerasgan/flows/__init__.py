@@ -16,8 +16,12 @@ from kerasgan.flows.layers import (
     soft_clip,
 )
 from kerasgan.flows.planar_radial import EnergyTarget, Planar, Radial, energy_names, potential
+from kerasgan.flows.preprocessing import LogitTransform, bits_per_dim, dequantize
 
 __all__ = [
+    "LogitTransform",
+    "bits_per_dim",
+    "dequantize",
     "ActNorm",
     "InvertibleLinear",
     "glow_step",
