@@ -107,6 +107,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import kerasgan  # noqa: E402
+from kerasgan import _data_checks  # noqa: E402
 from kerasgan.models import gan as gan_module  # noqa: E402
 
 # --------------------------------------------------------------------------------------
@@ -424,16 +425,15 @@ def no_preserve():
 def no_finite_check():
     """Skips GAN.fit's per-batch NaN/Inf check map on datasets (in this process only)."""
 
-    @tf.autograph.experimental.do_not_convert
-    def unchecked(*element):
-        return element if len(element) > 1 else element[0]
+    def unchecked(dataset, first_only=True):
+        return dataset
 
-    original = gan_module._assert_finite_element
-    gan_module._assert_finite_element = unchecked
+    original = _data_checks.checked
+    _data_checks.checked = unchecked
     try:
         yield
     finally:
-        gan_module._assert_finite_element = original
+        _data_checks.checked = original
 
 
 # name -> (description, jit_compile, steps_per_execution, extra knobs)

@@ -25,37 +25,6 @@ def _optimizer(cfg, total_steps):
     return keras.optimizers.Adam(lr, **kwargs)
 
 
-def _callbacks(cfg, run_dir, info, mixture):
-    import keras
-
-    from kerasgan import callbacks as cbs
-
-    tb_dir = os.path.join(run_dir, "tb")
-    callbacks = []
-    if mixture is not None and np.all(mixture.stds == mixture.stds[0]):
-        callbacks.append(
-            cbs.ModeCoverageCallback(
-                mixture.means,
-                mixture.std,
-                cfg["eval_samples"],
-                seed=cfg["seed"],
-                every=cfg["eval_every"],
-            )
-        )
-    callbacks.append(cbs.LearningRateLogger())
-    guard = cbs.DivergenceGuard()
-    callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
-    callbacks.append(cbs.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")))
-    if cfg["tensorboard"]:
-        callbacks.append(
-            keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch")
-        )
-        modes = None if mixture is None else mixture.means
-        reference = None if (modes is not None or info is None) else info["sample"]
-        callbacks.append(cbs.SampleScatter(tb_dir, modes=modes, reference=reference))
-    return callbacks, guard
-
-
 def _fit(model, data, cfg, callbacks, guard, epochs, steps, **kwargs):
     from kerasgan import callbacks as cbs
 
@@ -78,8 +47,10 @@ def _entropy(mixture, n, seed):
     return float(-np.mean(mixture.log_prob(x))), x
 
 
-def run_flow(cfg):
-    """Runs a resolved flow config (``cfg["model"]`` in ``training.FLOW_MODELS``).
+def run_flow(cfg, run_dir):
+    """Runs a resolved flow config (``cfg["model"]`` in ``training.FLOW_MODELS``) in ``run_dir``.
+
+    Called by :func:`kerasgan.training.run`, which prepares ``run_dir``.
 
     Returns:
         dict with ``run_dir``, ``history``, ``seconds``, ``config``, ``model``,
@@ -88,18 +59,9 @@ def run_flow(cfg):
         ``kl`` for energies (KL(q || p), nats) and distillation (KL(student ||
         teacher)), ``sampling_speedup`` for distillation.
     """
-    import json
-
     from kerasgan import distribute, flows, training
     from kerasgan import export as export_lib
 
-    run_dir = os.path.join(cfg["runs_dir"], cfg["name"])
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    if os.path.exists(metrics_path):
-        os.remove(metrics_path)
     strategy = distribute.get_strategy(cfg["strategy"])
     kind = cfg["model"]
     result = {"run_dir": run_dir, "config": cfg}
@@ -114,7 +76,7 @@ def run_flow(cfg):
                 target, flow, seed=cfg["seed"], anneal_steps=cfg["anneal_steps"]
             )
             model.compile(_optimizer(cfg, cfg["epochs"] * steps), jit_compile=cfg["jit_compile"])
-        callbacks, guard = _callbacks(cfg, run_dir, None, None)
+        callbacks, guard = training.standard_callbacks(cfg, run_dir, None)
         result["history"] = _fit(
             model, None, cfg, callbacks, guard, cfg["epochs"], steps, batch_size=cfg["batch_size"]
         )
@@ -137,7 +99,7 @@ def run_flow(cfg):
                 jit_compile=cfg["jit_compile"],
                 steps_per_execution=cfg["steps_per_execution"],
             )
-        callbacks, guard = _callbacks(cfg, run_dir, info, mixture)
+        callbacks, guard = training.standard_callbacks(cfg, run_dir, info)
         result["history"] = _fit(teacher, dataset, cfg, callbacks, guard, cfg["epochs"], steps)
         # Held-out NLL on fresh samples of the data distribution.
         from kerasgan.data import toy
@@ -177,7 +139,9 @@ def run_flow(cfg):
                 result["kl_after_warm_start"] = distiller.kl(
                     cfg["eval_test_samples"], seed=cfg["seed"] + 1
                 )
-            callbacks, guard = _callbacks(cfg, os.path.join(run_dir, "student"), info, mixture)
+            callbacks, guard = training.standard_callbacks(
+                cfg, os.path.join(run_dir, "student"), info
+            )
             result["student_history"] = _fit(
                 distiller,
                 None,

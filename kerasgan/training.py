@@ -347,10 +347,6 @@ def run(config, overrides=None):
 
     cfg = resolve(config, overrides)
     keras.utils.set_random_seed(cfg["seed"])
-    if cfg["model"] in FLOW_MODELS:
-        from kerasgan import flow_training
-
-        return flow_training.run_flow(cfg)
     run_dir = os.path.join(cfg["runs_dir"], cfg["name"])
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -358,6 +354,10 @@ def run(config, overrides=None):
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
     if os.path.exists(metrics_path):
         os.remove(metrics_path)
+    if cfg["model"] in FLOW_MODELS:
+        from kerasgan import flow_training
+
+        return flow_training.run_flow(cfg, run_dir)
 
     strategy = distribute.get_strategy(cfg["strategy"])
     dataset, info = make_dataset(cfg)
@@ -371,36 +371,8 @@ def run(config, overrides=None):
             steps_per_execution=cfg["steps_per_execution"],
         )
 
-    tb_dir = os.path.join(run_dir, "tb")
-    callbacks = []
+    callbacks, guard = standard_callbacks(cfg, run_dir, info)
     mixture = info.get("mixture")
-    if mixture is not None and np.all(mixture.stds == mixture.stds[0]):  # the protocol's one std
-        callbacks.append(
-            cbs.ModeCoverageCallback(
-                mixture.means,
-                mixture.std,
-                cfg["eval_samples"],
-                seed=cfg["seed"],
-                every=cfg["eval_every"],
-            )
-        )
-    callbacks.append(cbs.LearningRateLogger())
-    guard = cbs.DivergenceGuard()
-    callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
-    callbacks.append(cbs.MetricsLogger(metrics_path))
-    if cfg["tensorboard"]:
-        callbacks.append(
-            keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch")
-        )
-        if info["kind"] == "toy":
-            modes = None if mixture is None else mixture.means
-            callbacks.append(
-                cbs.SampleScatter(
-                    tb_dir, modes=modes, reference=None if modes is not None else info["sample"]
-                )
-            )
-        else:
-            callbacks.append(cbs.ImageGrid(tb_dir))
 
     start = time.perf_counter()
     history = model.fit(
@@ -418,17 +390,61 @@ def run(config, overrides=None):
     result = {"run_dir": run_dir, "history": history.history, "seconds": seconds, "config": cfg}
     samples = model.sample(cfg["eval_samples"], seed=cfg["seed"] + 1)
     _save_final_samples(samples, info, os.path.join(run_dir, "samples.png"))
-    if mixture is not None:
+    if mixture is not None and np.all(mixture.stds == mixture.stds[0]):
         from kerasgan.metrics.mode_coverage import mode_coverage
 
-        if np.all(mixture.stds == mixture.stds[0]):
-            result["mode_coverage"] = mode_coverage(samples, mixture.means, mixture.std).as_dict()
+        result["mode_coverage"] = mode_coverage(samples, mixture.means, mixture.std).as_dict()
     if cfg["export"]:
         result["export_path"] = export_lib.export_generator(
             model, os.path.join(cfg["export_dir"], cfg["name"]), version=cfg["export_version"]
         )
     result["model"] = model
     return result
+
+
+def standard_callbacks(cfg, run_dir, info):
+    """The callbacks every recipe run gets, for GANs and flows alike.
+
+    Mode coverage (equal-std Gaussian mixtures), learning rates, the divergence
+    guard with the last good ``checkpoint.keras``, ``metrics.jsonl`` and, with
+    ``cfg["tensorboard"]``, TensorBoard scalars plus a sample scatter (2-D data,
+    or ``info=None`` for data-free runs) or an image grid.
+
+    Returns:
+        ``(callbacks, guard)``; ``guard.diverged`` tells whether training stopped on NaN/Inf.
+    """
+    import keras
+
+    from kerasgan import callbacks as cbs
+
+    tb_dir = os.path.join(run_dir, "tb")
+    callbacks = []
+    mixture = None if info is None else info.get("mixture")
+    if mixture is not None and np.all(mixture.stds == mixture.stds[0]):  # the protocol's one std
+        callbacks.append(
+            cbs.ModeCoverageCallback(
+                mixture.means,
+                mixture.std,
+                cfg["eval_samples"],
+                seed=cfg["seed"],
+                every=cfg["eval_every"],
+            )
+        )
+    callbacks.append(cbs.LearningRateLogger())
+    guard = cbs.DivergenceGuard()
+    callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
+    callbacks.append(cbs.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")))
+    if cfg["tensorboard"]:
+        callbacks.append(
+            keras.callbacks.TensorBoard(tb_dir, write_graph=False, update_freq="epoch")
+        )
+        if info is None or info["kind"] == "toy":
+            modes = None if mixture is None else mixture.means
+            reference = None if (modes is not None or info is None) else info["sample"]
+            callbacks.append(cbs.SampleScatter(tb_dir, modes=modes, reference=reference))
+        else:
+            callbacks.append(cbs.ImageGrid(tb_dir))
+    return callbacks, guard
 
 
 def _save_final_samples(samples, info, path):

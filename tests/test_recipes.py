@@ -38,18 +38,17 @@ def _event_tags(directory):
     return tags
 
 
+def _run_smoke(recipe, tmp_path):
+    """``--smoke --quiet`` run of a recipe into ``tmp_path/runs`` and ``tmp_path/sm``."""
+    argv = ["--smoke", "--quiet", "--runs-dir", str(tmp_path / "runs")]
+    argv += ["--export-dir", str(tmp_path / "sm")]
+    return training.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv)
+
+
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_smoke(name, tmp_path):
     recipe = _load_recipe(name)
-    argv = [
-        "--smoke",
-        "--quiet",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--export-dir",
-        str(tmp_path / "sm"),
-    ]
-    assert training.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv) == 0
+    assert _run_smoke(recipe, tmp_path) == 0
     run_dir = tmp_path / "runs" / name
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == recipe["SMOKE"]["epochs"]
@@ -231,15 +230,7 @@ FLOW_RECIPES = ["maf_moons", "realnvp_checkerboard", "planar_energy", "distill_m
 @pytest.mark.parametrize("name", FLOW_RECIPES)
 def test_flow_recipe_smoke(name, tmp_path, capsys):
     recipe = _load_recipe(name)
-    argv = [
-        "--smoke",
-        "--quiet",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--export-dir",
-        str(tmp_path / "sm"),
-    ]
-    assert training.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv) == 0
+    assert _run_smoke(recipe, tmp_path) == 0
     out = capsys.readouterr().out
     run_dir = tmp_path / "runs" / name
     record = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])

@@ -25,6 +25,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from kerasgan._checks import check_positive_int as _check_positive_int
+
 __all__ = [
     "CELEB_A_SIZE",
     "TFDS_NAMES",
@@ -51,12 +53,6 @@ class DatasetUnavailableError(RuntimeError):
 
 
 # --- argument checks -------------------------------------------------------------
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) > 0:
-        return int(value)
-    raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
 
 
 def _check_seed(seed) -> int | None:

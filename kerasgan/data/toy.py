@@ -38,6 +38,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kerasgan._checks import check_positive as _check_positive
+from kerasgan._checks import check_positive_int
 
 __all__ = [
     "GaussianMixture",
@@ -76,9 +77,7 @@ def _rng(seed: SeedLike) -> np.random.Generator:
 
 
 def _check_n(n) -> int:
-    if isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) > 0:
-        return int(n)
-    raise ValueError(f"n must be a positive int. Received: n={n!r}")
+    return check_positive_int(n, "n")
 
 
 def _check_non_negative(value, name: str) -> float:

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan import losses as losses_lib
+from kerasgan._checks import check_positive_int
 from kerasgan.flows.flow_model import FlowModel
 
 __all__ = ["DensityDistiller"]
@@ -133,8 +134,7 @@ class DensityDistiller(keras.Model):
             ``(x [n, D], log_ratio [n])``; the mean of ``log_ratio`` estimates
             KL(student || teacher) in nats.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int. Received: n={n!r}")
+        n = check_positive_int(n, "n")
         s = self.student._draw_seed(seed)
         if self.student.context_size:
             _, context = self.student._check_inputs(
@@ -198,10 +198,9 @@ class DensityDistiller(keras.Model):
         Returns:
             None.
         """
-        from kerasgan.models.gan import default_jit_compile
+        from kerasgan.models.gan import resolve_jit_compile
 
-        if jit_compile is None or jit_compile == "auto":
-            jit_compile = default_jit_compile(model=self.student)
+        jit_compile = resolve_jit_compile(jit_compile, model=self.student)
         super().compile(
             optimizer=optimizer,
             jit_compile=bool(jit_compile),

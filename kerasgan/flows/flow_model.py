@@ -7,15 +7,15 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from kerasgan import _data_checks
 from kerasgan import losses as losses_lib
+from kerasgan._checks import check_positive_int
 from kerasgan.flows.layers import FlowLayer
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 __all__ = ["FlowModel"]
-
-_DATA_CHECK = "kerasgan: flow training data contains NaN or Inf"
 
 
 def _finite_or_raise(name, value):
@@ -205,9 +205,7 @@ class FlowModel(keras.Model):
         Returns:
             ``tf.Tensor`` ``[n, D]``.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int. Received: n={n!r}")
-        n = int(n)
+        n = check_positive_int(n, "n")
         seed = self._draw_seed(seed)
         if self.context_size:
             _, context = self._check_inputs(np.zeros((n,) + self.event_shape), context)
@@ -218,8 +216,7 @@ class FlowModel(keras.Model):
 
     def sample_and_log_prob(self, n, context=None, seed=None):
         """Samples and their ``log p`` in one compiled call (cheap for IAF-style flows)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int. Received: n={n!r}")
+        n = check_positive_int(n, "n")
         seed = self._draw_seed(seed)
 
         def fn(n, seed, context=None):
@@ -279,18 +276,10 @@ class FlowModel(keras.Model):
                 f"loss={kwargs['loss']!r}"
             )
         kwargs.pop("loss", None)
-        from kerasgan.models.gan import default_jit_compile
+        from kerasgan.models.gan import resolve_jit_compile
 
         requested_jit = None if jit_compile in (None, "auto") else bool(jit_compile)
-        strategy = tf.distribute.get_strategy()
-        if jit_compile is None or jit_compile == "auto":
-            jit_compile = default_jit_compile(strategy, model=self)
-        if (
-            jit_compile
-            and strategy.num_replicas_in_sync > 1
-            and not tf.config.list_logical_devices("GPU")
-        ):
-            jit_compile = False
+        jit_compile = resolve_jit_compile(jit_compile, model=self)
         self._compile_args = {
             "jit_compile": requested_jit,
             "steps_per_execution": int(steps_per_execution),
@@ -369,7 +358,7 @@ class FlowModel(keras.Model):
         if self._needs_init() and x is not None:
             self._initialize_from(x)
         if isinstance(x, tf.data.Dataset):
-            x = x.map(_assert_finite_element)
+            x = _data_checks.checked(x, first_only=False)
         elif x is not None:
             parts = x.items() if isinstance(x, dict) else [("x", x)]
             for name, value in parts:
@@ -382,15 +371,8 @@ class FlowModel(keras.Model):
                     f"Training data must have shape [N, {self.event_shape[0]}]. Received: "
                     f"x.shape={tuple(shape)}"
                 )
-        try:
+        with _data_checks.as_value_error():
             return super().fit(x, y, *args, **kwargs)
-        except tf.errors.InvalidArgumentError as e:
-            if _DATA_CHECK in str(e):
-                raise ValueError(
-                    "Training data contains NaN or Inf values (found while streaming the "
-                    "dataset). Received: a tf.data.Dataset with non-finite entries"
-                ) from None
-            raise
 
     def _initialize_from(self, x, n=4096):
         if isinstance(x, tf.data.Dataset):
@@ -436,13 +418,3 @@ class FlowModel(keras.Model):
         config = dict(config)
         config["layers"] = [keras.saving.deserialize_keras_object(c) for c in config["layers"]]
         return cls(**config)
-
-
-def _assert_finite_element(*element):
-    def check(t):
-        if isinstance(t, tf.Tensor) and t.dtype.is_floating:
-            return tf.debugging.assert_all_finite(t, _DATA_CHECK)
-        return t
-
-    out = tf.nest.map_structure(check, element)
-    return out if len(out) > 1 else out[0]

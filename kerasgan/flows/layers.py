@@ -39,6 +39,11 @@ def soft_clip(log_scale, bound):
     return bound * tf.tanh(log_scale / bound)
 
 
+def _shift_and_log_scale(params, bound):
+    """``(shift, soft-clipped log-scale)`` from conditioner output ``[..., D, 2]``."""
+    return params[..., 0], soft_clip(params[..., 1], bound)
+
+
 def _memo(fn):
     """Memoizes a conditioner call on the identity of its input tensor.
 
@@ -90,6 +95,14 @@ class FlowLayer(keras.layers.Layer):
 
     def bijector(self, context=None):
         raise NotImplementedError
+
+    def _condition(self, net, x, context):
+        """Runs a conditioner on ``x``, passing the context only to conditional layers."""
+        if self.context_size and context is None:
+            raise ValueError(
+                f"This layer was built with context_size={self.context_size}. Received: context=None"
+            )
+        return net(x, context if self.context_size else None)
 
     def call(self, x, context=None):
         """Maps data towards the noise: ``bijector.inverse(x)``."""
@@ -174,16 +187,11 @@ class MAF(FlowLayer):
         self.made.build((None, event_size))
 
     def _made(self, y, context):
-        if self.context_size and context is None:
-            raise ValueError(
-                f"This layer was built with context_size={self.context_size}. Received: context=None"
-            )
-        return self.made(y, context if self.context_size else None)
+        return self._condition(self.made, y, context)
 
     def _shift_and_log_scale(self, context):
         def fn(y, **_):
-            out = self._made(y, context)
-            return out[..., 0], soft_clip(out[..., 1], self.log_scale_bound)
+            return _shift_and_log_scale(self._made(y, context), self.log_scale_bound)
 
         return _memo(fn)
 
@@ -358,11 +366,7 @@ class _Coupling(FlowLayer):
         self.net.build((None, masked))
 
     def _net(self, x0, context):
-        if self.context_size and context is None:
-            raise ValueError(
-                f"This layer was built with context_size={self.context_size}. Received: context=None"
-            )
-        return self.net(x0, context if self.context_size else None)
+        return self._condition(self.net, x0, context)
 
     def coupling_bijector(self, context):
         raise NotImplementedError
@@ -420,8 +424,7 @@ class AffineCoupling(_Coupling):
 
     def coupling_bijector(self, context):
         def fn(x0, output_units, **_):
-            out = self._net(x0, context)
-            return out[..., 0], soft_clip(out[..., 1], self.log_scale_bound)
+            return _shift_and_log_scale(self._net(x0, context), self.log_scale_bound)
 
         return tfb.RealNVP(num_masked=self._masked, shift_and_log_scale_fn=_memo(fn), name="affine")
 

@@ -6,12 +6,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasgan import _data_checks, optimizers, regularizers
 from kerasgan import losses as losses_lib
-from kerasgan import optimizers, regularizers
+from kerasgan._checks import check_positive_int
 
 __all__ = ["GAN", "default_jit_compile"]
-
-_DATA_CHECK = "kerasgan: training data contains NaN or Inf"
 
 
 _CONV_LAYERS = (
@@ -63,6 +62,31 @@ def default_jit_compile(strategy=None, model=None) -> bool:
     if tf.config.list_logical_devices("GPU"):
         return True
     return not _has_convolutions(model)
+
+
+def resolve_jit_compile(jit_compile, model=None) -> bool:
+    """``compile``'s ``jit_compile`` argument as a bool, for the current strategy.
+
+    ``None``/``"auto"`` pick :func:`default_jit_compile`; ``True`` under several
+    replicas on CPU devices (where XLA fails) falls back to ``False`` with a warning.
+    """
+    strategy = tf.distribute.get_strategy()
+    if jit_compile is None or jit_compile == "auto":
+        jit_compile = default_jit_compile(strategy, model=model)
+    if (
+        jit_compile
+        and strategy.num_replicas_in_sync > 1
+        and not tf.config.list_logical_devices("GPU")
+    ):
+        import warnings
+
+        warnings.warn(
+            "jit_compile=True is not supported by MirroredStrategy over CPU devices; "
+            "falling back to jit_compile=False.",
+            stacklevel=3,
+        )
+        jit_compile = False
+    return bool(jit_compile)
 
 
 def _replica_slice(global_tensor, local_batch):
@@ -278,22 +302,7 @@ class GAN(keras.Model):
                 "g_optimizer and d_optimizer must be two different optimizer "
                 "instances (each keeps its own moments). Received the same object twice."
             )
-        strategy = tf.distribute.get_strategy()
-        if jit_compile is None or jit_compile == "auto":
-            jit_compile = default_jit_compile(strategy, model=self)
-        if (
-            jit_compile
-            and strategy.num_replicas_in_sync > 1
-            and not tf.config.list_logical_devices("GPU")
-        ):
-            import warnings
-
-            warnings.warn(
-                "jit_compile=True is not supported by MirroredStrategy over CPU devices; "
-                "falling back to jit_compile=False.",
-                stacklevel=2,
-            )
-            jit_compile = False
+        jit_compile = resolve_jit_compile(jit_compile, model=self)
         if self.dtype_policy.name == "mixed_float16":
             # super().compile would wrap only its own (unused) optimizer.
             g_optimizer = _loss_scaled(g_optimizer)
@@ -387,8 +396,7 @@ class GAN(keras.Model):
         Returns:
             numpy array ``[n, ...]``.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int. Received: n={n!r}")
+        n = check_positive_int(n, "n")
         rng = np.random.default_rng(seed)
         return self.generate(rng.standard_normal((n, self.latent_dim)), batch_size=batch_size)
 
@@ -438,16 +446,9 @@ class GAN(keras.Model):
                         f"Training data must have rank {self._expected_rank()}. "
                         f"Received: dataset elements with shape {first.shape}"
                     )
-            x = x.map(_assert_finite_element)
-        try:
+            x = _data_checks.checked(x, first_only=True)
+        with _data_checks.as_value_error():
             return super().fit(x, y, *args, **kwargs)
-        except tf.errors.InvalidArgumentError as e:
-            if _DATA_CHECK in str(e):
-                raise ValueError(
-                    "Training data contains NaN or Inf values (found while streaming "
-                    "the dataset). Received: a tf.data.Dataset with non-finite entries"
-                ) from None
-            raise
 
     # --- the game ----------------------------------------------------------------
 
@@ -599,13 +600,6 @@ class _preserve:
         for v, value in zip(self.variables, self.saved):
             v.assign(value)
         return False
-
-
-def _assert_finite_element(*element):
-    x = element[0]
-    if x.dtype.is_floating:
-        x = tf.debugging.assert_all_finite(x, _DATA_CHECK)
-    return (x,) + tuple(element[1:]) if len(element) > 1 else x
 
 
 def _loss_scaled(optimizer):
