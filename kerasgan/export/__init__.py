@@ -110,10 +110,11 @@ def _write_atomic(archive, base_dir, target):
 def export_flow(model, base_dir, version=None) -> str:
     """Exports a :class:`kerasgan.flows.FlowModel` as a SavedModel for TF Serving.
 
-    Signatures (``D`` = event size, ``C`` = context size, dtype = the model's):
-        ``serving_default`` and ``log_prob``: ``x [None, D]`` (and ``context
+    Signatures (``D`` = the event shape, ``(D,)`` or ``(H, W, C)`` for images;
+    ``C`` = context size; dtype = the model's):
+        ``serving_default`` and ``log_prob``: ``x [None, *D]`` (and ``context
         [None, C]`` for a conditional flow) -> ``log_prob [None]`` in nats.
-        ``sample``: ``num_samples`` int32 scalar -> ``samples [num_samples, D]``;
+        ``sample``: ``num_samples`` int32 scalar -> ``samples [num_samples, *D]``;
         for a conditional flow ``context [None, C]`` -> one sample per row.
         Flows without an inverse (planar, radial) export only ``sample`` (also
         as ``serving_default``), returning ``samples`` and their ``log_prob``.
@@ -141,10 +142,10 @@ def export_flow(model, base_dir, version=None) -> str:
         )
     target = version_dir(base_dir, version)
     dtype = tf.as_dtype(model.compute_dtype)
-    d, c = model.event_shape[0], model.context_size
+    c = model.context_size
     archive = keras.export.ExportArchive()
     archive.track(model)
-    x_spec = tf.TensorSpec([None, d], dtype, name="x")
+    x_spec = tf.TensorSpec([None, *model.event_shape], dtype, name="x")
     from kerasgan.flows import Planar, Radial
 
     if any(isinstance(layer, (Planar, Radial)) for layer in model.flow_layers) and not c:

@@ -1,9 +1,23 @@
 """Normalizing flows: Keras 3 layers owning the variables, TFP bijectors owning the math."""
 
-from kerasgan.flows.conditioners import MADE, CouplingMLP, MaskedDense, made_degrees, made_masks
+from kerasgan.flows.conditioners import (
+    MADE,
+    CouplingCNN,
+    CouplingMLP,     MaskedDense,
+    made_degrees,
+    made_masks,
+)
 from kerasgan.flows.distillation import DensityDistiller
 from kerasgan.flows.flow_model import FlowModel
 from kerasgan.flows.glow import ActNorm, InvertibleLinear, glow_step
+from kerasgan.flows.image import (
+    CheckerboardCoupling,
+    MultiScale,
+    Squeeze,
+    checkerboard_mask,
+    glow,
+    realnvp_image,
+)
 from kerasgan.flows.layers import (
     IAF,
     MAF,
@@ -19,6 +33,13 @@ from kerasgan.flows.planar_radial import EnergyTarget, Planar, Radial, energy_na
 from kerasgan.flows.preprocessing import LogitTransform, bits_per_dim, dequantize
 
 __all__ = [
+    "CheckerboardCoupling",
+    "CouplingCNN",
+    "MultiScale",
+    "Squeeze",
+    "checkerboard_mask",
+    "glow",
+    "realnvp_image",
     "LogitTransform",
     "bits_per_dim",
     "dequantize",

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-__all__ = ["MADE", "CouplingMLP", "MaskedDense", "made_degrees", "made_masks"]
+__all__ = ["MADE", "CouplingCNN", "CouplingMLP", "MaskedDense", "made_degrees", "made_masks"]
 
 
 def _units(hidden_units, name="hidden_units"):
@@ -381,6 +381,110 @@ class CouplingMLP(keras.layers.Layer):
             hidden_units=list(self.hidden_units),
             context_size=self.context_size,
             activation=keras.activations.serialize(self.activation),
+            zero_init=self.zero_init,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerasgan")
+class CouplingCNN(keras.layers.Layer):
+    """Convolutional conditioner of an image coupling layer (Glow's / RealNVP's network).
+
+    ``[B, H, W, c_in] (+ context) -> Conv3x3(h_1) -> ReLU -> [Conv1x1(h_k) -> ReLU]
+    -> Conv3x3(c_out * params) -> [B, H, W, c_out, params]``, the last
+    convolution zero-initialized so the coupling starts as the identity. With
+    ``residual=True`` each 1x1 layer whose width equals its input's adds a
+    skip connection (a small ResNet). A context vector is broadcast over the
+    pixels and concatenated to the input channels.
+
+    Args:
+        output_channels: transformed channels ``c_out``.
+        params: parameters per transformed value (2 for affine).
+        hidden_channels: widths of the hidden convolutions (first 3x3, then 1x1).
+        context_size: size of an optional conditioning vector (0: none).
+        residual: skip connections between equal-width hidden layers.
+        zero_init: zero output layer.
+
+    Returns:
+        A layer with output ``[B, H, W, c_out, params]``.
+
+    Example:
+        >>> net = CouplingCNN(2, params=2, hidden_channels=[8, 8])
+        >>> tuple(net(np.zeros((4, 6, 6, 2), "float32")).shape)
+        (4, 6, 6, 2, 2)
+
+    Reference:
+        Kingma and Dhariwal, 2018 (Glow); Dinh, Sohl-Dickstein and Bengio, 2017.
+    """
+
+    def __init__(
+        self,
+        output_channels,
+        params=2,
+        hidden_channels=(64, 64),
+        context_size=0,
+        residual=False,
+        zero_init=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.output_channels = int(output_channels)
+        self.params = int(params)
+        self.hidden_channels = _units(hidden_channels, "hidden_channels")
+        self.context_size = int(context_size)
+        self.residual = bool(residual)
+        self.zero_init = bool(zero_init)
+        self.hidden = [
+            keras.layers.Conv2D(
+                c, 3 if i == 0 else 1, padding="same", name=f"conv_{i}", dtype=self.dtype_policy
+            )
+            for i, c in enumerate(self.hidden_channels)
+        ]
+        self.out = keras.layers.Conv2D(
+            self.output_channels * self.params,
+            3,
+            padding="same",
+            kernel_initializer="zeros" if self.zero_init else "glorot_uniform",
+            name="conv_out",
+            dtype=self.dtype_policy,
+        )
+
+    def build(self, x_shape, context_shape=None):
+        if len(x_shape) != 4:
+            raise ValueError(
+                f"CouplingCNN takes images [B, H, W, C]. Received: input shape {tuple(x_shape)}"
+            )
+        shape = tuple(x_shape[:-1]) + (x_shape[-1] + self.context_size,)
+        for layer in self.hidden:
+            layer.build(shape)
+            shape = shape[:-1] + (layer.filters,)
+        self.out.build(shape)
+
+    def call(self, x, context=None):
+        h = x
+        if self.context_size:
+            if context is None:
+                raise ValueError(
+                    f"This network was built with context_size={self.context_size}; call it "
+                    "with a context. Received: context=None"
+                )
+            c = tf.cast(context, h.dtype)[:, None, None, :]
+            c = tf.broadcast_to(c, tf.concat([tf.shape(h)[:-1], [self.context_size]], 0))
+            h = tf.concat([h, c], axis=-1)
+        for i, layer in enumerate(self.hidden):
+            out = ops.relu(layer(h))
+            h = h + out if self.residual and i > 0 and h.shape[-1] == out.shape[-1] else out
+        out = self.out(h)
+        return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [self.output_channels, self.params]], 0))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            output_channels=self.output_channels,
+            params=self.params,
+            hidden_channels=list(self.hidden_channels),
+            context_size=self.context_size,
+            residual=self.residual,
             zero_init=self.zero_init,
         )
         return config

@@ -42,7 +42,9 @@ class FlowModel(keras.Model):
     as compiled ``tf.function``s.
 
     Args:
-        event_shape: shape of one example, ``(D,)``.
+        event_shape: shape of one example: ``(D,)`` for vectors, ``(H, W, C)``
+            for images (see :mod:`kerasgan.flows.image`; a squeeze may change
+            the shape on the way to the noise, ``noise_shape``).
         layers: list of :class:`kerasgan.flows.FlowLayer`.
         context_size: size of a conditioning input (0: unconditional). The
             layers that take the context must be built with the same size.
@@ -63,9 +65,10 @@ class FlowModel(keras.Model):
     def __init__(self, event_shape, layers, context_size=0, seed=None, **kwargs):
         super().__init__(**kwargs)
         shape = tuple(int(d) for d in np.atleast_1d(event_shape))
-        if len(shape) != 1 or shape[0] < 1:
+        if len(shape) not in (1, 3) or min(shape) < 1:
             raise ValueError(
-                f"event_shape must be (D,) with D >= 1. Received: event_shape={event_shape!r}"
+                "event_shape must be (D,) for vectors or (H, W, C) for images, with positive "
+                f"sizes. Received: event_shape={event_shape!r}"
             )
         self.event_shape = shape
         layers = list(layers)
@@ -97,10 +100,21 @@ class FlowModel(keras.Model):
     # --- structure ---------------------------------------------------------------
 
     def build(self, input_shape=None):
+        shape = self.event_shape
         for layer in self.flow_layers:
             if not layer.built:
-                layer.build((None,) + self.event_shape)
+                layer.build((None,) + shape)
+            shape = tuple(layer.output_event_shape(shape))
+        # Event shape at the noise side (a squeeze changes it; the size is kept).
+        self.noise_shape = shape
         self.built = True
+
+    def _shape_ok(self, shape):
+        shape = tuple(shape)
+        return len(shape) == 1 + len(self.event_shape) and shape[1:] == self.event_shape
+
+    def _expected(self):
+        return "[N, " + ", ".join(str(d) for d in self.event_shape) + "]"
 
     @property
     def metrics(self):
@@ -111,9 +125,11 @@ class FlowModel(keras.Model):
         return tfb.Chain([layer.bijector(context) for layer in self.flow_layers])
 
     def base_distribution(self):
-        """``N(0, I)`` over ``event_shape`` in the model's dtype."""
-        zeros = tf.zeros(self.event_shape, self.compute_dtype)
-        return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), reinterpreted_batch_ndims=1)
+        """``N(0, I)`` over the noise-side event shape in the model's dtype."""
+        zeros = tf.zeros(self.noise_shape, self.compute_dtype)
+        return tfd.Independent(
+            tfd.Normal(zeros, tf.ones_like(zeros)), reinterpreted_batch_ndims=len(self.noise_shape)
+        )
 
     def distribution(self, context=None):
         """``tfd.TransformedDistribution`` of the flow (for use inside compiled code)."""
@@ -130,9 +146,9 @@ class FlowModel(keras.Model):
 
     def _check_inputs(self, x, context, name="x"):
         x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
-        if x.shape.rank != 2 or x.shape[-1] != self.event_shape[0]:
+        if not self._shape_ok(x.shape):
             raise ValueError(
-                f"{name} must have shape [N, {self.event_shape[0]}]. Received: "
+                f"{name} must have shape {self._expected()}. Received: "
                 f"{name}.shape={tuple(x.shape)}"
             )
         if tf.executing_eagerly():
@@ -167,7 +183,7 @@ class FlowModel(keras.Model):
         """``log p(x)`` in nats, shape ``[N]``, computed by a compiled function.
 
         Args:
-            x: ``[N, D]`` points.
+            x: ``[N, *event_shape]`` points.
             context: ``[N, C]`` or ``[C]`` for a conditional flow.
 
         Returns:
@@ -317,9 +333,9 @@ class FlowModel(keras.Model):
                 return self._unpack(x)
         else:
             x = data
-        if x.shape.rank is not None and (x.shape.rank != 2 or x.shape[-1] != self.event_shape[0]):
+        if x.shape.rank is not None and not self._shape_ok((None, *x.shape[1:])):
             raise ValueError(
-                f"Training data must have shape [B, {self.event_shape[0]}]. Received: batch "
+                f"Training data must have shape {self._expected()}. Received: batch "
                 f"with shape {x.shape}"
             )
         if self.context_size and context is None:
@@ -366,9 +382,9 @@ class FlowModel(keras.Model):
                     _finite_or_raise(name, value)
             first = x["x"] if isinstance(x, dict) else x
             shape = np.shape(first)
-            if len(shape) != 2 or shape[-1] != self.event_shape[0]:
+            if not self._shape_ok(shape):
                 raise ValueError(
-                    f"Training data must have shape [N, {self.event_shape[0]}]. Received: "
+                    f"Training data must have shape {self._expected()}. Received: "
                     f"x.shape={tuple(shape)}"
                 )
         with _data_checks.as_value_error():

@@ -1,8 +1,12 @@
-"""Glow's layers on vectors: ActNorm (data-dependent init) and an invertible linear map via LU.
+"""Glow's layers: ActNorm (data-dependent init) and an invertible linear map via LU.
 
 A Glow step is ``ActNorm -> InvertibleLinear -> AffineCoupling`` (data side
-first); :func:`glow_step` returns the three layers. On images the same maps act
-per pixel on channels (the "1x1 convolution"); image flows are not built yet.
+first); :func:`glow_step` returns the three layers for vectors. On images
+(events ``[H, W, C]``) the same layers act per pixel on the channels: ActNorm
+is per channel and ``InvertibleLinear`` is Glow's invertible 1x1 convolution
+(``tfb.ScaleMatvecLU`` on the last axis, its log-det summed over the ``H * W``
+pixels by TFP). The multi-scale image architecture is
+:func:`kerasgan.flows.glow` in :mod:`kerasgan.flows.image`.
 """
 
 from __future__ import annotations
@@ -59,9 +63,13 @@ class ActNorm(FlowLayer):
         )
 
     def initialize(self, x):
-        """Data-dependent initialization from a batch ``x`` ``[N, D]`` at this layer's data side."""
+        """Data-dependent initialization from a batch at this layer's data side.
+
+        ``x`` is ``[N, D]`` (vectors) or ``[N, H, W, C]`` (images: statistics per
+        channel over the batch and all pixels, as in Glow).
+        """
         x = tf.convert_to_tensor(x, self.log_scale.dtype)
-        mean, var = tf.nn.moments(x, axes=[0])
+        mean, var = tf.nn.moments(x, axes=list(range(x.shape.rank - 1)))
         self.bias.assign(mean)
         self.log_scale.assign(tf.math.log(tf.sqrt(var) + self.epsilon))
         self.initialized.assign(1.0)

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from kerasgan.flows.conditioners import MADE, CouplingMLP
+from kerasgan.flows.conditioners import MADE, CouplingCNN, CouplingMLP
 
 tfb = tfp.bijectors
 
@@ -87,11 +87,18 @@ class FlowLayer(keras.layers.Layer):
         if event_size < 1:
             raise ValueError(f"event size must be >= 1. Received: input_shape={input_shape}")
         self.event_size = event_size
+        # The whole event (``(D,)`` for vectors, ``(H, W, C)`` for images) at
+        # this layer's data side; per-dimension layers only use its last axis.
+        self.input_event_shape = tuple(int(d) for d in input_shape[1:])
         self.build_flow(event_size)
         self.built = True
 
     def build_flow(self, event_size):
         pass
+
+    def output_event_shape(self, input_event_shape):
+        """Event shape at the layer's noise side for ``input_event_shape`` at its data side."""
+        return tuple(input_event_shape)
 
     def bijector(self, context=None):
         raise NotImplementedError
@@ -328,6 +335,7 @@ class _Coupling(FlowLayer):
         num_masked=None,
         activation="relu",
         context_size=0,
+        network="mlp",
         **kwargs,
     ):
         super().__init__(context_size=context_size, **kwargs)
@@ -337,6 +345,11 @@ class _Coupling(FlowLayer):
         self.parity = int(parity)
         self.num_masked = None if num_masked is None else int(num_masked)
         self.activation = activation
+        if network not in ("mlp", "cnn", "resnet"):
+            raise ValueError(
+                f"network must be 'mlp', 'cnn' or 'resnet'. Received: network={network!r}"
+            )
+        self.network = network
         self.net = None
 
     def params_per_dim(self):
@@ -354,16 +367,32 @@ class _Coupling(FlowLayer):
                 f"num_masked={self.num_masked!r}"
             )
         self._masked = masked
-        self.net = CouplingMLP(
-            event_size - masked,
-            params=self.params_per_dim(),
-            hidden_units=self.hidden_units,
-            context_size=self.context_size,
-            activation=self.activation,
-            name="net",
-            dtype=self.dtype_policy,
-        )
-        self.net.build((None, masked))
+        if self.network == "mlp":
+            self.net = CouplingMLP(
+                event_size - masked,
+                params=self.params_per_dim(),
+                hidden_units=self.hidden_units,
+                context_size=self.context_size,
+                activation=self.activation,
+                name="net",
+                dtype=self.dtype_policy,
+            )
+        else:
+            if len(self.input_event_shape) != 3:
+                raise ValueError(
+                    f"network={self.network!r} couples the channels of images [H, W, C]. "
+                    f"Received: event shape {self.input_event_shape}"
+                )
+            self.net = CouplingCNN(
+                event_size - masked,
+                params=self.params_per_dim(),
+                hidden_channels=self.hidden_units,
+                context_size=self.context_size,
+                residual=self.network == "resnet",
+                name="net",
+                dtype=self.dtype_policy,
+            )
+        self.net.build((None, *self.input_event_shape[:-1], masked))
 
     def _net(self, x0, context):
         return self._condition(self.net, x0, context)
@@ -386,6 +415,7 @@ class _Coupling(FlowLayer):
             parity=self.parity,
             num_masked=self.num_masked,
             activation=self.activation,
+            network=self.network,
         )
         return config
 
@@ -405,6 +435,10 @@ class AffineCoupling(_Coupling):
         num_masked: size of the conditioning part (default ``D // 2``).
         activation: conditioner activation.
         context_size: conditioning input size.
+        network: ``"mlp"`` (:class:`CouplingMLP`, vectors), or for images
+            ``[H, W, C]`` ``"cnn"`` / ``"resnet"`` (:class:`CouplingCNN`; the
+            split is then over channels: RealNVP's channel-wise mask, Glow's
+            coupling); ``hidden_units`` are then the hidden channel widths.
         log_scale_bound: soft bound on ``|s|``.
 
     Returns:
