@@ -180,6 +180,9 @@ def image_grid(images, rows=None) -> np.ndarray:
 class ImageGrid(keras.callbacks.Callback):
     """Logs a grid of images generated from fixed latents to TensorBoard.
 
+    GANs: ``generate`` on fixed latents (images in ``[-1, 1]``); image flows:
+    ``sample`` with a fixed seed (images in ``[0, 1]``).
+
     The tag is ``samples/grid``; written to ``log_dir/samples``.
 
     Args:
@@ -202,16 +205,25 @@ class ImageGrid(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.log_dir)
-        self._z = (
-            np.random.default_rng(self.seed)
-            .standard_normal((self.num_images, self.model.latent_dim))
-            .astype("float32")
-        )
+        self._z = None
+        if hasattr(self.model, "latent_dim"):
+            self._z = (
+                np.random.default_rng(self.seed)
+                .standard_normal((self.num_images, self.model.latent_dim))
+                .astype("float32")
+            )
+
+    def _images(self):
+        if self._z is not None:  # a GAN: fixed latents
+            return self.model.generate(self._z)
+        # A flow on data in [0, 1]: fixed noise through the sampler's seed.
+        x = np.asarray(self.model.sample(self.num_images, seed=self.seed))
+        return np.clip(x, 0.0, 1.0) * 2.0 - 1.0
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        grid = image_grid(self.model.generate(self._z))
+        grid = image_grid(self._images())
         with self._writer.as_default():
             tf.summary.image("samples/grid", grid[np.newaxis], step=epoch + 1)
         self._writer.flush()

@@ -3,7 +3,8 @@
 from kerasgan.flows.conditioners import (
     MADE,
     CouplingCNN,
-    CouplingMLP,     MaskedDense,
+    CouplingMLP,
+    MaskedDense,
     made_degrees,
     made_masks,
 )

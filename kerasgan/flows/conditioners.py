@@ -475,7 +475,9 @@ class CouplingCNN(keras.layers.Layer):
             out = ops.relu(layer(h))
             h = h + out if self.residual and i > 0 and h.shape[-1] == out.shape[-1] else out
         out = self.out(h)
-        return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [self.output_channels, self.params]], 0))
+        return tf.reshape(
+            out, tf.concat([tf.shape(x)[:-1], [self.output_channels, self.params]], 0)
+        )
 
     def get_config(self):
         config = super().get_config()
