@@ -1,11 +1,11 @@
 """Image flows (float64): squeeze, checkerboard/channel couplings, 1x1 convolution, multi-scale,
 RealNVP and Glow: round trips, log-dets against autodiff, gradients, likelihood, save/export."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 from kerasgan import export, flows
 
 SHAPE = (4, 4, 2)
