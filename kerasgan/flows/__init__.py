@@ -1,5 +1,6 @@
 """Normalizing flows: Keras 3 layers owning the variables, TFP bijectors owning the math."""
 
+from kerasgan.flows.batch_norm import BatchNorm
 from kerasgan.flows.conditioners import (
     MADE,
     CouplingCNN,
@@ -34,6 +35,7 @@ from kerasgan.flows.planar_radial import EnergyTarget, Planar, Radial, energy_na
 from kerasgan.flows.preprocessing import LogitTransform, bits_per_dim, dequantize
 
 __all__ = [
+    "BatchNorm",
     "CheckerboardCoupling",
     "CouplingCNN",
     "MultiScale",

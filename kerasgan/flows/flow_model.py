@@ -120,9 +120,14 @@ class FlowModel(keras.Model):
     def metrics(self):
         return [self.nll_tracker]
 
-    def bijector(self, context=None):
-        """``tfb.Chain`` mapping noise to data (``forward``) built from the current weights."""
-        return tfb.Chain([layer.bijector(context) for layer in self.flow_layers])
+    def bijector(self, context=None, training=False):
+        """``tfb.Chain`` mapping noise to data (``forward``) built from the current weights.
+
+        ``training=True`` makes batch-normalization layers use batch statistics.
+        """
+        from kerasgan.flows.batch_norm import layer_bijector
+
+        return tfb.Chain([layer_bijector(layer, context, training) for layer in self.flow_layers])
 
     def base_distribution(self):
         """``N(0, I)`` over the noise-side event shape in the model's dtype."""
@@ -131,9 +136,11 @@ class FlowModel(keras.Model):
             tfd.Normal(zeros, tf.ones_like(zeros)), reinterpreted_batch_ndims=len(self.noise_shape)
         )
 
-    def distribution(self, context=None):
+    def distribution(self, context=None, training=False):
         """``tfd.TransformedDistribution`` of the flow (for use inside compiled code)."""
-        return tfd.TransformedDistribution(self.base_distribution(), self.bijector(context))
+        return tfd.TransformedDistribution(
+            self.base_distribution(), self.bijector(context, training=training)
+        )
 
     # --- compiled public API -----------------------------------------------------
 
@@ -176,8 +183,8 @@ class FlowModel(keras.Model):
             )
         return x, context
 
-    def _log_prob(self, x, context=None):
-        return self.distribution(context).log_prob(x)
+    def _log_prob(self, x, context=None, training=False):
+        return self.distribution(context, training=training).log_prob(x)
 
     def log_prob(self, x, context=None):
         """``log p(x)`` in nats, shape ``[N]``, computed by a compiled function.
@@ -351,11 +358,14 @@ class FlowModel(keras.Model):
     def train_step(self, data):
         x, context = self._unpack(data)
         with tf.GradientTape() as tape:
-            nll = -self._log_prob(x, context)
+            nll = -self._log_prob(x, context, training=True)
             loss = losses_lib.global_batch_mean(nll)
         variables = self.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
+        for layer in self._flatten_layers():
+            if hasattr(layer, "update_moving_statistics"):
+                layer.update_moving_statistics()
         self.nll_tracker.update_state(nll)
         return {"nll": self.nll_tracker.result()}
 

@@ -398,8 +398,12 @@ class MultiScale(FlowLayer):
                 layer.initialize(h)
             h = layer.bijector(context).inverse(h)
 
-    def bijector(self, context=None):
-        inner = tfb.Chain([layer.bijector(context) for layer in self.inner_layers])
+    takes_training = True
+
+    def bijector(self, context=None, training=False):
+        from kerasgan.flows.batch_norm import layer_bijector
+
+        inner = tfb.Chain([layer_bijector(layer, context, training) for layer in self.inner_layers])
         return _ChannelSplitBijector(inner, self._k, self._data_shape, self._noise_shape)
 
     def get_config(self):
