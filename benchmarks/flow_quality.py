@@ -35,7 +35,7 @@ FLOWS = {
 }
 
 
-def config(model, dataset, steps, seed, quick):
+def config(model, dataset, steps, seed, quick, overrides=None):
     epochs = 10
     cfg = dict(
         FLOWS[model],
@@ -56,6 +56,7 @@ def config(model, dataset, steps, seed, quick):
         export=False,
         verbose=0,
     )
+    cfg.update(overrides or {})
     if quick:
         cfg.update(epochs=1, steps_per_epoch=20, num_train_samples=5000, eval_test_samples=2000)
     return cfg
@@ -69,17 +70,31 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--results", default=None, help="append JSON records to this file")
+    p.add_argument("--transforms", type=int, default=None, help="override the flow's layer count")
+    p.add_argument("--bins", type=int, default=None, help="override NSF's bins")
+    p.add_argument("--bound", type=float, default=None, help="override NSF's spline bound")
+    p.add_argument("--hidden", default=None, help="override the MLP sizes, e.g. 256,256")
     args = p.parse_args(argv)
+    overrides = {}
+    if args.transforms:
+        overrides["flow_transforms"] = args.transforms
+    if args.bins:
+        overrides["num_bins"] = args.bins
+    if args.bound:
+        overrides["spline_bound"] = args.bound
+    if args.hidden:
+        overrides["flow_hidden_units"] = [int(u) for u in args.hidden.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as runs:
         for dataset in args.datasets.split(","):
             for model in args.models.split(","):
-                cfg = config(model, dataset, args.steps, args.seed, args.quick)
+                cfg = config(model, dataset, args.steps, args.seed, args.quick, overrides)
                 cfg["runs_dir"] = runs
                 t = time.perf_counter()
                 result = training.run(cfg)
                 record = {
                     "model": model,
+                    "overrides": overrides,
                     "dataset": dataset,
                     "steps": cfg["epochs"] * cfg["steps_per_epoch"],
                     "seed": args.seed,
