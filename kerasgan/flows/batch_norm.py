@@ -15,14 +15,7 @@ from kerasgan.flows.layers import FlowLayer, _memo
 
 tfb = tfp.bijectors
 
-__all__ = ["BatchNorm", "layer_bijector"]
-
-
-def layer_bijector(layer, context=None, training=False):
-    """``layer.bijector(context)``, passing ``training`` to layers that use batch statistics."""
-    if getattr(layer, "takes_training", False):
-        return layer.bijector(context, training=training)
-    return layer.bijector(context)
+__all__ = ["BatchNorm"]
 
 
 class _BatchNormBijector(tfb.Bijector):

@@ -25,6 +25,22 @@ def _units(hidden_units, name="hidden_units"):
     return units
 
 
+def _with_context(h, context, context_size):
+    """Concatenates a conditioning vector ``[B, C]`` to ``h`` (broadcast over any pixel axes)."""
+    if not context_size:
+        return h
+    if context is None:
+        raise ValueError(
+            f"This network was built with context_size={context_size}; call it "
+            "with a context. Received: context=None"
+        )
+    c = tf.cast(context, h.dtype)
+    for _ in range(h.shape.rank - c.shape.rank):  # images: [B, C] -> [B, 1, 1, C]
+        c = c[:, None]
+    c = tf.broadcast_to(c, tf.concat([tf.shape(h)[:-1], [context_size]], 0))
+    return tf.concat([h, c], axis=-1)
+
+
 def made_degrees(event_size, hidden_units, input_order="left-to-right", seed=0):
     """Degrees of MADE's input and hidden units.
 
@@ -360,14 +376,7 @@ class CouplingMLP(keras.layers.Layer):
         self.out.build(shape)
 
     def call(self, x, context=None):
-        h = x
-        if self.context_size:
-            if context is None:
-                raise ValueError(
-                    f"This network was built with context_size={self.context_size}; call it "
-                    "with a context. Received: context=None"
-                )
-            h = ops.concatenate([h, ops.cast(context, h.dtype)], axis=-1)
+        h = _with_context(x, context, self.context_size)
         for layer in self.hidden:
             h = self.activation(layer(h))
         out = self.out(h)
@@ -461,16 +470,7 @@ class CouplingCNN(keras.layers.Layer):
         self.out.build(shape)
 
     def call(self, x, context=None):
-        h = x
-        if self.context_size:
-            if context is None:
-                raise ValueError(
-                    f"This network was built with context_size={self.context_size}; call it "
-                    "with a context. Received: context=None"
-                )
-            c = tf.cast(context, h.dtype)[:, None, None, :]
-            c = tf.broadcast_to(c, tf.concat([tf.shape(h)[:-1], [self.context_size]], 0))
-            h = tf.concat([h, c], axis=-1)
+        h = _with_context(x, context, self.context_size)
         for i, layer in enumerate(self.hidden):
             out = ops.relu(layer(h))
             h = h + out if self.residual and i > 0 and h.shape[-1] == out.shape[-1] else out

@@ -10,7 +10,7 @@ import tensorflow_probability as tfp
 from kerasgan import _data_checks
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
-from kerasgan.flows.layers import FlowLayer
+from kerasgan.flows.layers import FlowLayer, initialize_layers, layer_bijector
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -125,8 +125,6 @@ class FlowModel(keras.Model):
 
         ``training=True`` makes batch-normalization layers use batch statistics.
         """
-        from kerasgan.flows.batch_norm import layer_bijector
-
         return tfb.Chain([layer_bijector(layer, context, training) for layer in self.flow_layers])
 
     def base_distribution(self):
@@ -261,7 +259,7 @@ class FlowModel(keras.Model):
         )
 
     def initialize(self, x, context=None):
-        """Data-dependent initialization (e.g. ActNorm) from a batch ``x`` ``[N, D]``.
+        """Data-dependent initialization (e.g. ActNorm) from a batch ``x`` ``[N, *event_shape]``.
 
         Walks the layers from the data side, initializing each layer that needs
         it on the batch as it arrives there. ``fit`` calls this on its first
@@ -271,11 +269,7 @@ class FlowModel(keras.Model):
             None.
         """
         x, context = self._check_inputs(x, context)
-        h = x
-        for layer in self.flow_layers:
-            if getattr(layer, "needs_data_init", False) and not layer.is_initialized:
-                layer.initialize(h)
-            h = layer.bijector(context).inverse(h)
+        initialize_layers(self.flow_layers, x, context)
 
     # --- training ----------------------------------------------------------------
 

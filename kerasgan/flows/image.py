@@ -23,7 +23,14 @@ import tensorflow_probability as tfp
 
 from kerasgan.flows.conditioners import CouplingCNN
 from kerasgan.flows.glow import ActNorm, InvertibleLinear
-from kerasgan.flows.layers import AffineCoupling, FlowLayer, _memo, soft_clip
+from kerasgan.flows.layers import (
+    AffineCoupling,
+    FlowLayer,
+    _memo,
+    initialize_layers,
+    layer_bijector,
+    soft_clip,
+)
 
 tfb = tfp.bijectors
 
@@ -392,17 +399,11 @@ class MultiScale(FlowLayer):
 
     def initialize(self, x, context=None):
         """Data-dependent initialization of the inner layers on ``x[..., :split]``."""
-        h = tf.convert_to_tensor(x)[..., : self._k]
-        for layer in self.inner_layers:
-            if getattr(layer, "needs_data_init", False) and not layer.is_initialized:
-                layer.initialize(h)
-            h = layer.bijector(context).inverse(h)
+        initialize_layers(self.inner_layers, tf.convert_to_tensor(x)[..., : self._k], context)
 
     takes_training = True
 
     def bijector(self, context=None, training=False):
-        from kerasgan.flows.batch_norm import layer_bijector
-
         inner = tfb.Chain([layer_bijector(layer, context, training) for layer in self.inner_layers])
         return _ChannelSplitBijector(inner, self._k, self._data_shape, self._noise_shape)
 

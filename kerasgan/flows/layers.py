@@ -67,6 +67,25 @@ def _memo(fn):
     return wrapped
 
 
+def layer_bijector(layer, context=None, training=False):
+    """``layer.bijector(context)``, passing ``training`` to layers that use batch statistics."""
+    if getattr(layer, "takes_training", False):
+        return layer.bijector(context, training=training)
+    return layer.bijector(context)
+
+
+def initialize_layers(layers, x, context=None):
+    """Data-dependent initialization (e.g. ActNorm) of a layer list, data side first.
+
+    Each layer that needs it is initialized on the batch as it arrives there.
+    """
+    h = x
+    for layer in layers:
+        if getattr(layer, "needs_data_init", False) and not layer.is_initialized:
+            layer.initialize(h)
+        h = layer.bijector(context).inverse(h)
+
+
 class FlowLayer(keras.layers.Layer):
     """Base class: a Keras layer that provides a ``tfb.Bijector`` on vectors ``[..., D]``.
 
