@@ -27,8 +27,10 @@ def _optimizer(cfg, total_steps):
 
 def _fit(model, data, cfg, callbacks, guard, epochs, steps, **kwargs):
     from kerasgan import callbacks as cbs
+    from kerasgan.training import fit_resumable
 
-    history = model.fit(
+    history = fit_resumable(
+        model,
         data,
         epochs=epochs,
         steps_per_epoch=steps,
@@ -38,7 +40,7 @@ def _fit(model, data, cfg, callbacks, guard, epochs, steps, **kwargs):
     )
     if guard.diverged:
         raise cbs.TrainingDiverged(guard.message)
-    return history.history
+    return history
 
 
 def _entropy(mixture, n, seed):
@@ -88,7 +90,7 @@ def run_flow(cfg, run_dir):
     elif training._is_image_dataset(cfg["dataset"]):
         exported, samples = _run_image_flow(cfg, run_dir, strategy, result)
     else:
-        dataset, info = training.make_dataset(cfg)
+        _, info = training.make_dataset(cfg)
         if info["kind"] != "toy":
             raise ValueError(
                 f"Flow recipes take 2-D toy data for now. Received: dataset={cfg['dataset']!r}"
@@ -102,7 +104,15 @@ def run_flow(cfg, run_dir):
                 steps_per_execution=cfg["steps_per_execution"],
             )
         callbacks, guard = training.standard_callbacks(cfg, run_dir, info)
-        result["history"] = _fit(teacher, dataset, cfg, callbacks, guard, cfg["epochs"], steps)
+        result["history"] = _fit(
+            teacher,
+            lambda: training.make_dataset(cfg)[0],
+            cfg,
+            callbacks,
+            guard,
+            cfg["epochs"],
+            steps,
+        )
         # Held-out NLL on fresh samples of the data distribution.
         from kerasgan.data import toy
 
@@ -210,14 +220,20 @@ def _dequantized_dataset(levels, num_levels, cfg):
     """Batches of ``(k + u) / num_levels``, ``u ~ U[0, 1)`` drawn afresh every epoch."""
     import tensorflow as tf
 
-    def dequantize(k):
-        return (k + tf.random.uniform(tf.shape(k), dtype=k.dtype)) / num_levels
+    seed = cfg["seed"]
+
+    def dequantize(i, k):
+        # Stateless noise keyed by the batch index: the same batch gets the same
+        # noise however the pipeline is iterated (an exact resume needs that).
+        u = tf.random.stateless_uniform(tf.shape(k), seed=tf.stack([seed, i]), dtype=k.dtype)
+        return (k + u) / num_levels
 
     return (
         tf.data.Dataset.from_tensor_slices(levels.astype("float32"))
-        .shuffle(len(levels), seed=cfg["seed"], reshuffle_each_iteration=True)
+        .shuffle(len(levels), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(cfg["batch_size"], drop_remainder=True)
+        .enumerate()
         .map(dequantize, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -240,7 +256,10 @@ def _run_image_flow(cfg, run_dir, strategy, result):
     from kerasgan import training
 
     train, test, num_levels = _digit_levels(cfg)
-    dataset = _dequantized_dataset(train, num_levels, cfg)
+
+    def dataset():
+        return _dequantized_dataset(train, num_levels, cfg)
+
     steps = cfg["steps_per_epoch"]
     with strategy.scope():
         model = training.build_image_flow(cfg, train.shape[1:])

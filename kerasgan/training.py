@@ -30,6 +30,7 @@ __all__ = [
     "GAN_MODELS",
     "build_flow",
     "build_model",
+    "fit_resumable",
     "main",
     "make_dataset",
     "resolve",
@@ -78,6 +79,10 @@ DEFAULTS = {
     "jit_compile": None,  # None: XLA on one device (kerasgan.models.default_jit_compile)
     "steps_per_execution": 1,
     "strategy": "auto",
+    # fault tolerance: full-state backups under <run>/backup, resumed by a rerun
+    "checkpoint_every": 0,  # also back up every N steps (0: at epoch ends only)
+    "resume": True,  # a rerun resumes from the latest backup (False: start afresh)
+    "deterministic": False,  # tf.config.experimental.enable_op_determinism() (GPU runs)
     # monitoring and outputs
     "eval_every": 1,
     "eval_samples": 2500,
@@ -160,6 +165,11 @@ def resolve(config, overrides=None):
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive int. Received: {key}={value!r}")
+    every = cfg["checkpoint_every"]
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(
+            f"checkpoint_every must be an int >= 0. Received: checkpoint_every={every!r}"
+        )
     if cfg["d_steps"] is not None and (not isinstance(cfg["d_steps"], int) or cfg["d_steps"] < 1):
         raise ValueError(f"d_steps must be an int >= 1. Received: d_steps={cfg['d_steps']!r}")
     return cfg
@@ -387,17 +397,19 @@ def run(config, overrides=None):
 
     cfg = resolve(config, overrides)
     keras.utils.set_random_seed(cfg["seed"])
+    if cfg["deterministic"]:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     run_dir = os.path.join(cfg["runs_dir"], cfg["name"])
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    if os.path.exists(metrics_path):
-        os.remove(metrics_path)
+    _prepare_run_dir(cfg, run_dir)
     if cfg["model"] in FLOW_MODELS:
         from kerasgan import flow_training
 
-        return flow_training.run_flow(cfg, run_dir)
+        result = flow_training.run_flow(cfg, run_dir)
+        _remove_backups(run_dir)
+        return result
 
     strategy = distribute.get_strategy(cfg["strategy"])
     dataset, info = make_dataset(cfg)
@@ -415,19 +427,20 @@ def run(config, overrides=None):
     mixture = info.get("mixture")
 
     start = time.perf_counter()
-    history = model.fit(
-        dataset,
+    history = fit_resumable(
+        model,
+        lambda: make_dataset(cfg)[0],
         epochs=cfg["epochs"],
         steps_per_epoch=cfg["steps_per_epoch"],
         callbacks=callbacks,
         verbose=cfg["verbose"],
-        shuffle=False,  # the tf.data pipeline shuffles
     )
     seconds = time.perf_counter() - start
     if guard.diverged:
         raise cbs.TrainingDiverged(guard.message)
+    _remove_backups(run_dir)
 
-    result = {"run_dir": run_dir, "history": history.history, "seconds": seconds, "config": cfg}
+    result = {"run_dir": run_dir, "history": history, "seconds": seconds, "config": cfg}
     samples = model.sample(cfg["eval_samples"], seed=cfg["seed"] + 1)
     _save_final_samples(samples, info, os.path.join(run_dir, "samples.png"))
     if mixture is not None and np.all(mixture.stds == mixture.stds[0]):
@@ -442,13 +455,131 @@ def run(config, overrides=None):
     return result
 
 
+def fit_resumable(model, data, *, epochs, steps_per_epoch, callbacks=(), verbose=1, **fit_kwargs):
+    """``model.fit`` that resumes exactly from the latest full-state backup.
+
+    When ``callbacks`` holds a :class:`kerasgan.callbacks.ResumableBackup`, its
+    latest backup is restored first (weights, both optimizers, step counters,
+    random-generator state). Training then runs the remaining steps only: the
+    rest of the interrupted epoch (a ``fit`` of ``steps_per_epoch - batch``
+    steps), then the remaining whole epochs. The data pipeline is advanced past
+    the ``global_step`` batches already consumed (``data.skip``), so with a
+    deterministic pipeline a run killed at any point and resumed ends with the
+    same weights as an uninterrupted run.
+
+    Args:
+        model: a compiled Keras model.
+        data: a zero-argument callable returning an infinite, seeded
+            ``tf.data.Dataset`` of batches (called once per ``fit``), a
+            dataset, or None for data-free models (e.g. ``DensityDistiller``).
+            Pass a callable for an exact resume: a second iterator over the
+            same reshuffling dataset object visits the data in another order.
+        epochs: total epochs of the run.
+        steps_per_epoch: steps per epoch.
+        callbacks: Keras callbacks.
+        verbose: ``fit``'s verbosity.
+        **fit_kwargs: passed to ``fit`` (e.g. ``batch_size`` for data-free fits).
+
+    Returns:
+        The merged ``History.history`` dict of this call's ``fit`` calls
+        (empty when the backup was already complete).
+
+    Example:
+        >>> # fit_resumable(model, ds, epochs=10, steps_per_epoch=100,
+        >>> #               callbacks=[ResumableBackup("runs/x/backup", 100, save_freq=25)])
+    """
+    from kerasgan import callbacks as cbs
+
+    callbacks = list(callbacks)
+    backup = next((c for c in callbacks if isinstance(c, cbs.ResumableBackup)), None)
+    guard = next((c for c in callbacks if isinstance(c, cbs.DivergenceGuard)), None)
+    step = backup.restore(model) if backup is not None else 0
+    if guard is not None:
+        guard.start_at(step)
+    total = epochs * steps_per_epoch
+    history = {}
+
+    def fit(initial_epoch, last_epoch, steps):
+        x = data() if callable(data) else data
+        if x is not None and step:
+            x = x.skip(step)
+        h = model.fit(
+            x,
+            initial_epoch=initial_epoch,
+            epochs=last_epoch,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the tf.data pipeline shuffles
+            **fit_kwargs,
+        )
+        for key, values in h.history.items():
+            history.setdefault(key, []).extend(values)
+
+    if step >= total:
+        return history
+    epoch, batch = divmod(step, steps_per_epoch)
+    if batch:  # finish the interrupted epoch first
+        if verbose:
+            print(f"Resuming at step {step} (epoch {epoch + 1}, batch {batch})")
+        fit(epoch, epoch + 1, steps_per_epoch - batch)
+        if guard is not None and guard.diverged:
+            return history
+        step += steps_per_epoch - batch
+        epoch += 1
+    elif step and verbose:
+        print(f"Resuming at step {step} (start of epoch {epoch + 1})")
+    if epoch < epochs:
+        fit(epoch, epochs, steps_per_epoch)
+    return history
+
+
+def _prepare_run_dir(cfg, run_dir):
+    """Writes ``config.json``; starts or resumes ``metrics.jsonl`` and the backups."""
+    import shutil
+
+    from kerasgan.callbacks import read_backup_state
+
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    state = None
+    if cfg["resume"]:
+        state = read_backup_state(os.path.join(run_dir, "backup"))
+    else:
+        _remove_backups(run_dir)
+    metrics_path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(metrics_path):
+        return
+    if state is None:
+        os.remove(metrics_path)
+        return
+    # Resuming: keep the records of the epochs the backup completed.
+    with open(metrics_path) as f:
+        kept = [line for line in f if line.strip() and json.loads(line)["epoch"] <= state["epoch"]]
+    tmp = metrics_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(kept)
+    shutil.move(tmp, metrics_path)
+
+
+def _remove_backups(run_dir):
+    """Removes a finished run's backups (``backup/`` and ``student/backup/``)."""
+    import shutil
+
+    for sub in ("backup", os.path.join("student", "backup")):
+        shutil.rmtree(os.path.join(run_dir, sub), ignore_errors=True)
+
+
 def standard_callbacks(cfg, run_dir, info):
     """The callbacks every recipe run gets, for GANs and flows alike.
 
     Mode coverage (equal-std Gaussian mixtures), learning rates, the divergence
-    guard with the last good ``checkpoint.keras``, ``metrics.jsonl`` and, with
+    guard with the last good ``checkpoint.keras``, full-state backups under
+    ``run_dir/backup`` (:class:`kerasgan.callbacks.ResumableBackup`, every
+    ``cfg["checkpoint_every"]`` steps and at epoch ends), ``metrics.jsonl`` and, with
     ``cfg["tensorboard"]``, TensorBoard scalars plus a sample scatter (2-D data,
-    or ``info=None`` for data-free runs) or an image grid.
+    or ``info=None`` for data-free runs) with, for 2-D flows, density heatmaps
+    (:class:`kerasgan.callbacks.DensityHeatmap`), or an image grid.
 
     Returns:
         ``(callbacks, guard)``; ``guard.diverged`` tells whether training stopped on NaN/Inf.
@@ -473,6 +604,14 @@ def standard_callbacks(cfg, run_dir, info):
     callbacks.append(cbs.LearningRateLogger())
     guard = cbs.DivergenceGuard()
     callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
+    callbacks.append(
+        cbs.ResumableBackup(
+            os.path.join(run_dir, "backup"),
+            cfg["steps_per_epoch"],
+            save_freq=cfg["checkpoint_every"] or "epoch",
+            guard=guard,
+        )
+    )
     callbacks.append(cbs.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")))
     if cfg["tensorboard"]:
         callbacks.append(
@@ -482,6 +621,18 @@ def standard_callbacks(cfg, run_dir, info):
             modes = None if mixture is None else mixture.means
             reference = None if (modes is not None or info is None) else info["sample"]
             callbacks.append(cbs.SampleScatter(tb_dir, modes=modes, reference=reference))
+            if cfg["model"] in FLOW_MODELS and (info is None or info["shape"] == (2,)):
+                callbacks.append(
+                    cbs.DensityHeatmap(
+                        tb_dir,
+                        # Energies (info None) live in [-4, 4]^2.
+                        limits=(-4.0, 4.0) if info is None else None,
+                        reference=modes if modes is not None else reference,
+                        true_log_prob=None if mixture is None else mixture.log_prob,
+                        every=cfg["eval_every"],
+                        seed=cfg["seed"],
+                    )
+                )
         else:
             callbacks.append(cbs.ImageGrid(tb_dir))
     return callbacks, guard
@@ -519,6 +670,12 @@ def _parser(description):
     p.add_argument("--runs-dir")
     p.add_argument("--export-dir")
     p.add_argument("--no-export", action="store_true")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help="full-state backup every N steps as well as at epoch ends (a rerun resumes)",
+    )
+    p.add_argument("--fresh", action="store_true", help="ignore (and delete) earlier backups")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -547,12 +704,15 @@ def main(config, smoke=None, argv=None, description=None):
         "strategy",
         "runs_dir",
         "export_dir",
+        "checkpoint_every",
     ):
         value = getattr(args, flag)
         if value is not None:
             overrides[flag] = value
     if args.no_export:
         overrides["export"] = False
+    if args.fresh:
+        overrides["resume"] = False
     if args.quiet:
         overrides["verbose"] = 2
     try:

@@ -1,25 +1,32 @@
 """Keras callbacks for monitoring and protecting GAN and flow training."""
 
 from kerasgan.callbacks.monitoring import (
+    DensityHeatmap,
     ImageGrid,
     LearningRateLogger,
     MetricsLogger,
     ModeCoverageCallback,
     SampleScatter,
+    density_image,
     image_grid,
     scatter_png,
 )
+from kerasgan.callbacks.resume import ResumableBackup, read_backup_state
 from kerasgan.callbacks.safety import DivergenceGuard, GoodCheckpoint, TrainingDiverged
 
 __all__ = [
+    "DensityHeatmap",
     "DivergenceGuard",
     "GoodCheckpoint",
     "ImageGrid",
     "LearningRateLogger",
     "MetricsLogger",
     "ModeCoverageCallback",
+    "ResumableBackup",
     "SampleScatter",
     "TrainingDiverged",
+    "density_image",
     "image_grid",
+    "read_backup_state",
     "scatter_png",
 ]

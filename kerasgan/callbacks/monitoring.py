@@ -12,11 +12,13 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
+    "DensityHeatmap",
     "ImageGrid",
     "LearningRateLogger",
     "MetricsLogger",
     "ModeCoverageCallback",
     "SampleScatter",
+    "density_image",
     "image_grid",
     "scatter_png",
 ]
@@ -292,3 +294,166 @@ class LearningRateLogger(keras.callbacks.Callback):
             optimizer = getattr(self.model, f"{prefix}_optimizer", None)
             if optimizer is not None:
                 logs[f"{prefix}_lr"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def density_image(log_prob_fn, limits, resolution=128, log_range=12.0, cmap="viridis"):
+    """Colour image of a 2-D (log-)density on a square grid, ``uint8 [resolution, resolution, 3]``.
+
+    The colour is the log-density relative to its maximum over the grid,
+    ``c = clip((log p(x) - max log p + log_range) / log_range, 0, 1)``: a log
+    scale, so narrow modes (ring8's sigma is 0.01) and the low-density bridges
+    between them both show. Row 0 is the top (largest y), column 0 the left.
+    Non-finite values are drawn as 0.
+
+    Args:
+        log_prob_fn: maps ``[N, 2]`` float32 points to ``[N]`` log-densities
+            (an unnormalized log-density is fine).
+        limits: ``(lo, hi)`` for both axes.
+        resolution: grid points per axis.
+        log_range: nats below the maximum mapped to the bottom of the colour map.
+        cmap: a matplotlib colour map name.
+
+    Returns:
+        ``(image, log_p)``: the uint8 image and the ``[resolution, resolution]``
+        log-density grid it was drawn from.
+
+    Example:
+        >>> img, lp = density_image(lambda x: -0.5 * (x**2).sum(-1), (-3, 3), resolution=8)
+        >>> img.shape
+        (8, 8, 3)
+    """
+    import matplotlib
+
+    lo, hi = float(limits[0]), float(limits[1])
+    if not hi > lo:
+        raise ValueError(f"limits must be (lo, hi) with hi > lo. Received: limits={limits!r}")
+    xs = np.linspace(lo, hi, int(resolution), dtype="float32")
+    ys = xs[::-1]  # image rows run downwards
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.stack([gx.ravel(), gy.ravel()], axis=-1)
+    log_p = np.asarray(log_prob_fn(points), dtype="float64").reshape(gx.shape)
+    finite = np.isfinite(log_p)
+    top = np.max(log_p[finite]) if finite.any() else 0.0
+    level = np.where(finite, np.clip((log_p - top + log_range) / log_range, 0.0, 1.0), 0.0)
+    rgb = matplotlib.colormaps[cmap](level)[..., :3]
+    return np.round(rgb * 255.0).astype("uint8"), log_p
+
+
+def _histogram_log_prob(samples, limits, resolution):
+    """A log-histogram of samples as a step function on the grid (for flows without an inverse)."""
+    lo, hi = limits
+    counts, _, _ = np.histogram2d(
+        samples[:, 0], samples[:, 1], bins=resolution, range=[[lo, hi], [lo, hi]]
+    )
+    width = (hi - lo) / resolution
+
+    def log_prob(points):
+        i = np.clip(((points[:, 0] - lo) / width).astype(int), 0, resolution - 1)
+        j = np.clip(((points[:, 1] - lo) / width).astype(int), 0, resolution - 1)
+        with np.errstate(divide="ignore"):
+            return np.log(counts[i, j] / len(samples) / width**2)
+
+    return log_prob
+
+
+class DensityHeatmap(keras.callbacks.Callback):
+    """Logs the density of a 2-D flow as a heatmap image to TensorBoard.
+
+    Tags (images ``[1, resolution, resolution, 3]``, written to ``log_dir/density``):
+        ``density/model``: the flow's exact ``log_prob`` on a grid, every
+        ``every`` epochs. Flows without an inverse (planar, radial) cannot
+        score arbitrary points: they get ``density/samples``, a 2-D histogram
+        of ``num_samples`` samples, instead.
+        ``density/true``: the reference density, once at step 0 (the data's
+        exact density when given, or a ``DensityDistiller``'s teacher / target
+        energy).
+
+    For a :class:`kerasgan.flows.DensityDistiller` the student is drawn. See
+    :func:`density_image` for the colour scale.
+
+    Args:
+        log_dir: the run's TensorBoard directory.
+        limits: ``(lo, hi)`` for both axes; default: from ``reference``
+            points, else from the first epoch's samples.
+        reference: optional points (data or true modes) setting the limits.
+        true_log_prob: optional function ``[N, 2] -> [N]``, the data's log-density.
+        resolution: grid points per axis.
+        num_samples: samples for the histogram fallback.
+        every: log every ``every`` epochs.
+        seed: sampling seed of the histogram fallback.
+
+    Example:
+        >>> cb = DensityHeatmap("/tmp/kerasgan_doc/tb", limits=(-4, 4), resolution=64)
+    """
+
+    def __init__(
+        self,
+        log_dir,
+        limits=None,
+        reference=None,
+        true_log_prob=None,
+        resolution=128,
+        num_samples=20_000,
+        every=1,
+        seed=0,
+    ):
+        super().__init__()
+        self.log_dir = os.path.join(str(log_dir), "density")
+        if limits is None and reference is not None:
+            limits = _auto_limits(np.asarray(reference))
+        self.limits = None if limits is None else (float(limits[0]), float(limits[1]))
+        self.true_log_prob = true_log_prob
+        self.resolution = int(resolution)
+        self.num_samples = int(num_samples)
+        self.every = int(every)
+        self.seed = seed
+        self._writer = None
+        self.last = None
+
+    def _flow(self):
+        return getattr(self.model, "student", self.model)
+
+    def _reference(self):
+        if self.true_log_prob is not None:
+            return self.true_log_prob
+        teacher = getattr(self.model, "teacher", None)
+        if teacher is None:
+            return None
+        return lambda x: np.asarray(teacher.log_prob(tf.constant(x, tf.float32)))
+
+    def _model_log_prob(self):
+        from kerasgan.flows import Planar, Radial
+
+        flow = self._flow()
+        invertible = not any(isinstance(layer, (Planar, Radial)) for layer in flow.flow_layers)
+        if invertible:
+            return "density/model", lambda x: np.asarray(flow.log_prob(x))
+        samples = np.asarray(flow.sample(self.num_samples, seed=self.seed))
+        samples = samples[np.all(np.isfinite(samples), axis=-1)]
+        return "density/samples", _histogram_log_prob(samples, self.limits, self.resolution)
+
+    def _log(self, tag, log_prob_fn, step):
+        image, log_p = density_image(log_prob_fn, self.limits, self.resolution)
+        with self._writer.as_default():
+            tf.summary.image(tag, image[np.newaxis], step=step)
+        self._writer.flush()
+        return image, log_p
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+        if self.limits is None:
+            samples = np.asarray(self._flow().sample(2000, seed=self.seed))
+            self.limits = _auto_limits(samples[np.all(np.isfinite(samples), axis=-1)])
+        reference = self._reference()
+        if reference is not None:
+            self._log("density/true", reference, 0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        tag, fn = self._model_log_prob()
+        self.last = (tag, *self._log(tag, fn, epoch + 1))
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()

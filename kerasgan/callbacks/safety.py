@@ -53,12 +53,19 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.message = None
         self._epoch = 0
         self._step = 0
+        self._epoch_start = 0
+
+    def start_at(self, step):
+        """Counts steps from ``step`` (a resumed run), so messages name global steps."""
+        self._step = int(step)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._epoch_start = self._step
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        # Keras passes the last batch index of a steps_per_execution group.
+        self._step = self._epoch_start + int(batch) + 1
         bad = _non_finite(logs, self.model)
         if bad:
             self.diverged = (self._epoch + 1, self._step, bad)

@@ -8,13 +8,14 @@ import tensorflow as tf
 
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
+from kerasgan.saving import SeedStateMixin
 from kerasgan.flows.flow_model import FlowModel
 
 __all__ = ["DensityDistiller"]
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
-class DensityDistiller(keras.Model):
+class DensityDistiller(SeedStateMixin, keras.Model):
     """Trains ``student`` to match a frozen ``teacher`` by minimizing KL(student || teacher).
 
     The loss is the Monte Carlo estimate on the student's own samples::

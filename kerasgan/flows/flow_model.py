@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 from kerasgan import _data_checks
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
+from kerasgan.saving import SeedStateMixin
 from kerasgan.flows.layers import FlowLayer, initialize_layers, layer_bijector
 
 tfb = tfp.bijectors
@@ -26,7 +27,7 @@ def _finite_or_raise(name, value):
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
-class FlowModel(keras.Model):
+class FlowModel(SeedStateMixin, keras.Model):
     """Normalizing flow: ``x = f(z)``, ``z ~ N(0, I)``, trained with ``fit`` by maximum likelihood.
 
     ``layers`` are listed from the data side to the noise side (the direction

@@ -9,6 +9,7 @@ import tensorflow as tf
 from kerasgan import _data_checks, optimizers, regularizers
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
+from kerasgan.saving import SeedStateMixin
 
 __all__ = ["GAN", "default_jit_compile"]
 
@@ -110,7 +111,7 @@ def _num_replicas():
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
-class GAN(keras.Model):
+class GAN(SeedStateMixin, keras.Model):
     """Generative adversarial network trained with ``fit``.
 
     One ``train_step`` = ``d_steps`` discriminator updates (each on the same
