@@ -49,10 +49,11 @@ def _entropy(mixture, n, seed):
     return float(-np.mean(mixture.log_prob(x))), x
 
 
-def run_flow(cfg, run_dir):
+def run_flow(cfg, run_dir, strategy=None):
     """Runs a resolved flow config (``cfg["model"]`` in ``training.FLOW_MODELS``) in ``run_dir``.
 
-    Called by :func:`kerasgan.training.run`, which prepares ``run_dir``.
+    Called by :func:`kerasgan.training.run`, which prepares ``run_dir`` and
+    creates the ``tf.distribute`` strategy (default: ``cfg["strategy"]``).
 
     Returns:
         dict with ``run_dir``, ``history``, ``seconds``, ``config``, ``model``,
@@ -64,7 +65,8 @@ def run_flow(cfg, run_dir):
     from kerasgan import distribute, flows, training
     from kerasgan import export as export_lib
 
-    strategy = distribute.get_strategy(cfg["strategy"])
+    if strategy is None:
+        strategy = distribute.get_strategy(cfg["strategy"])
     kind = cfg["model"]
     result = {"run_dir": run_dir, "config": cfg}
     start = time.perf_counter()

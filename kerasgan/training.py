@@ -54,6 +54,7 @@ DEFAULTS = {
     "g_hidden_units": [128, 128, 128],
     "d_hidden_units": [128, 128, 128],
     "g_batch_norm": False,
+    "sync_batch_norm": None,  # None: synchronized batch norm when training on several replicas
     "d_layer_norm": False,
     "d_spectral_norm": False,
     "data_scale": 1.0,  # vectors: G's output scale / D's input scale (data's spread)
@@ -321,7 +322,11 @@ def build_image_flow(cfg, image_shape):
 
 
 def build_model(cfg, data_shape):
-    """Builds (not compiles) the GAN named by ``cfg["model"]`` for data of ``data_shape``."""
+    """Builds (not compiles) the GAN named by ``cfg["model"]`` for data of ``data_shape``.
+
+    Call it in the strategy's scope: with ``cfg["sync_batch_norm"]`` None,
+    batch norm is synchronized across replicas when there are several.
+    """
     import kerasgan
     from kerasgan import models
 
@@ -333,11 +338,20 @@ def build_model(cfg, data_shape):
         if cfg[key] is not None:
             extra[key] = cfg[key]
     latent = cfg["latent_dim"]
+    sync = cfg["sync_batch_norm"]
+    if sync is None:  # called in the strategy's scope
+        import tensorflow as tf
+
+        sync = tf.distribute.get_strategy().num_replicas_in_sync > 1
     if len(data_shape) == 3:
         critic_norm = None if kind in ("wgan_gp", "wgan") else "batch"
-        g = models.build_dcgan_generator(latent, data_shape, cfg["base_filters"])
+        g = models.build_dcgan_generator(
+            latent, data_shape, cfg["base_filters"], sync_batch_norm=sync
+        )
         packed = (*data_shape[:-1], data_shape[-1] * cfg["pack"])
-        d = models.build_dcgan_discriminator(packed, cfg["base_filters"], normalization=critic_norm)
+        d = models.build_dcgan_discriminator(
+            packed, cfg["base_filters"], normalization=critic_norm, sync_batch_norm=sync
+        )
     elif len(data_shape) == 1:
         g = models.build_mlp_generator(
             latent,
@@ -345,6 +359,7 @@ def build_model(cfg, data_shape):
             cfg["g_hidden_units"],
             batch_norm=cfg["g_batch_norm"],
             output_scale=cfg["data_scale"],
+            sync_batch_norm=sync,
         )
         d = models.build_mlp_discriminator(
             data_shape[0],
@@ -401,17 +416,27 @@ def run(config, overrides=None):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    # Multi-worker: create the strategy before other TF work (TF's requirement).
+    strategy = distribute.get_strategy(cfg["strategy"])
+    chief, task_id = distribute.worker_role(strategy)
     run_dir = os.path.join(cfg["runs_dir"], cfg["name"])
+    if not chief:  # other workers: own logs and backups, no export
+        run_dir = os.path.join(run_dir, "workers", str(task_id))
+        cfg = dict(cfg, export=False)
+    if distribute.is_multi_worker(strategy) and cfg["steps_per_execution"] > 1:
+        # Keras 3.15's multi-step loop fails across workers ("You must feed a value
+        # for placeholder tensor ... while/cond/Placeholder"): one step per call.
+        print(f"Multi-worker training: steps_per_execution {cfg['steps_per_execution']} -> 1")
+        cfg = dict(cfg, steps_per_execution=1)
     os.makedirs(run_dir, exist_ok=True)
     _prepare_run_dir(cfg, run_dir)
     if cfg["model"] in FLOW_MODELS:
         from kerasgan import flow_training
 
-        result = flow_training.run_flow(cfg, run_dir)
+        result = flow_training.run_flow(cfg, run_dir, strategy)
         _remove_backups(run_dir)
         return result
 
-    strategy = distribute.get_strategy(cfg["strategy"])
     dataset, info = make_dataset(cfg)
     with strategy.scope():
         model = build_model(cfg, info["shape"])

@@ -6,10 +6,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasgan import distribute
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
-from kerasgan.saving import SeedStateMixin
 from kerasgan.flows.flow_model import FlowModel
+from kerasgan.saving import SeedStateMixin
 
 __all__ = ["DensityDistiller"]
 
@@ -228,7 +229,7 @@ class DensityDistiller(SeedStateMixin, keras.Model):
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
         self.kl_tracker.update_state(log_ratio)
-        return {"kl": self.kl_tracker.result()}
+        return distribute.replica_logs({"kl": self.kl_tracker.result()})
 
     def fit(self, x=None, y=None, batch_size=256, steps_per_epoch=None, **kwargs):
         """``keras.Model.fit`` without data: ``steps_per_epoch`` steps of ``batch_size`` samples.

@@ -7,11 +7,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from kerasgan import _data_checks
+from kerasgan import _data_checks, distribute
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
-from kerasgan.saving import SeedStateMixin
 from kerasgan.flows.layers import FlowLayer, initialize_layers, layer_bijector
+from kerasgan.saving import SeedStateMixin
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -362,12 +362,12 @@ class FlowModel(SeedStateMixin, keras.Model):
             if hasattr(layer, "update_moving_statistics"):
                 layer.update_moving_statistics()
         self.nll_tracker.update_state(nll)
-        return {"nll": self.nll_tracker.result()}
+        return distribute.replica_logs({"nll": self.nll_tracker.result()})
 
     def test_step(self, data):
         x, context = self._unpack(data)
         self.nll_tracker.update_state(-self._log_prob(x, context))
-        return {"nll": self.nll_tracker.result()}
+        return distribute.replica_logs({"nll": self.nll_tracker.result()})
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit`` with the data checked (shape, NaN/Inf) first.

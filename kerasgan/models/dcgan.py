@@ -23,7 +23,11 @@ def _layout(image_shape):
 
 
 def build_dcgan_generator(
-    latent_dim=100, image_shape=(28, 28, 1), base_filters=64, name="generator"
+    latent_dim=100,
+    image_shape=(28, 28, 1),
+    base_filters=64,
+    name="generator",
+    sync_batch_norm=False,
 ):
     """DCGAN generator: project and reshape, then fractionally-strided convolutions.
 
@@ -37,6 +41,7 @@ def build_dcgan_generator(
         image_shape: ``(S, S, C)`` with ``S`` in 16, 28, 32, 64.
         base_filters: filters of the last hidden layer; earlier ones double.
         name: model name.
+        sync_batch_norm: batch statistics over the global batch across replicas.
 
     Returns:
         A built ``keras.Model`` ``[B, latent_dim] -> [B, S, S, C]``.
@@ -53,7 +58,7 @@ def build_dcgan_generator(
     filters = base_filters * 2 ** (n_up - 1)
     z = keras.Input((int(latent_dim),), name="z")
     h = keras.layers.Dense(start * start * filters, use_bias=False, name="project")(z)
-    h = layers.BatchNormalization(name="bn_project")(h)
+    h = layers.BatchNormalization(synchronized=sync_batch_norm, name="bn_project")(h)
     h = keras.layers.ReLU()(h)
     h = keras.layers.Reshape((start, start, filters))(h)
     for i in range(n_up - 1):
@@ -61,7 +66,7 @@ def build_dcgan_generator(
         h = keras.layers.Conv2DTranspose(
             filters, 4, 2, padding="same", use_bias=False, name=f"deconv_{i}"
         )(h)
-        h = layers.BatchNormalization(name=f"bn_{i}")(h)
+        h = layers.BatchNormalization(synchronized=sync_batch_norm, name=f"bn_{i}")(h)
         h = keras.layers.ReLU()(h)
     h = keras.layers.Conv2DTranspose(image_shape[-1], 4, 2, padding="same", name="deconv_out")(h)
     x = keras.layers.Activation("tanh", dtype="float32", name="samples")(h)
@@ -69,7 +74,11 @@ def build_dcgan_generator(
 
 
 def build_dcgan_discriminator(
-    image_shape=(28, 28, 1), base_filters=64, normalization="batch", name="discriminator"
+    image_shape=(28, 28, 1),
+    base_filters=64,
+    normalization="batch",
+    name="discriminator",
+    sync_batch_norm=False,
 ):
     """DCGAN discriminator: strided convolutions with LeakyReLU(0.2).
 
@@ -83,6 +92,7 @@ def build_dcgan_discriminator(
         normalization: ``"batch"`` (DCGAN), ``"layer"`` (for a critic with a
             gradient penalty) or ``None``.
         name: model name.
+        sync_batch_norm: batch statistics over the global batch across replicas.
 
     Returns:
         A built ``keras.Model`` ``[B, S, S, C] -> [B, 1]``.
@@ -109,7 +119,7 @@ def build_dcgan_discriminator(
             filters, 4, 2, padding="same", use_bias=normalization is None, name=f"conv_{i}"
         )(h)
         if normalization == "batch":
-            h = layers.BatchNormalization(name=f"bn_{i}")(h)
+            h = layers.BatchNormalization(synchronized=sync_batch_norm, name=f"bn_{i}")(h)
         elif normalization == "layer":
             h = keras.layers.LayerNormalization(axis=[1, 2, 3], name=f"ln_{i}")(h)
         h = keras.layers.LeakyReLU(0.2)(h)

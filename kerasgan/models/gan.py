@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgan import _data_checks, optimizers, regularizers
+from kerasgan import _data_checks, distribute, optimizers, regularizers
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
 from kerasgan.saving import SeedStateMixin
@@ -565,7 +565,7 @@ class GAN(SeedStateMixin, keras.Model):
         for tracker in self.metrics:
             if tracker.name in logs:
                 tracker.update_state(logs[tracker.name])
-        return {t.name: t.result() for t in self.metrics}
+        return distribute.replica_logs({t.name: t.result() for t in self.metrics})
 
     def test_step(self, data):
         """Evaluates both losses on a batch without updating anything."""

@@ -25,6 +25,7 @@ def build_mlp_generator(
     batch_norm=False,
     output_scale=1.0,
     name="generator",
+    sync_batch_norm=False,
 ):
     """MLP generator ``z -> x``: ``[Dense -> (BN) -> ReLU] * L -> Dense``.
 
@@ -37,6 +38,9 @@ def build_mlp_generator(
             so the network works at unit scale on data spread over
             ``[-output_scale, output_scale]`` (e.g. 2.83 for grid25).
         name: model name.
+        sync_batch_norm: batch statistics over the global batch across
+            replicas (``synchronized=True``), so that multi-replica training
+            matches one device and every replica keeps the same moving averages.
 
     Returns:
         A built functional ``keras.Model`` ``[B, latent_dim] -> [B, output_dim]``.
@@ -51,7 +55,7 @@ def build_mlp_generator(
     for i, u in enumerate(units):
         h = keras.layers.Dense(u, use_bias=not batch_norm, name=f"dense_{i}")(h)
         if batch_norm:
-            h = layers.BatchNormalization(name=f"bn_{i}")(h)
+            h = layers.BatchNormalization(synchronized=sync_batch_norm, name=f"bn_{i}")(h)
         h = keras.layers.ReLU(name=f"relu_{i}")(h)
     # float32 output even under mixed precision.
     x = keras.layers.Dense(int(output_dim), dtype="float32", name="dense_out")(h)

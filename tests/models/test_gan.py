@@ -195,6 +195,33 @@ def test_mirrored_strategy_same_update_as_one_device(two_cpu_strategy, model_cls
         np.testing.assert_allclose(h_one[key], h_two[key], rtol=1e-4, atol=1e-5)
 
 
+def test_dcgan_with_synchronized_batch_norm_same_update_as_one_device(two_cpu_strategy):
+    """Batch norm in G and D over the global batch: 2 replicas give one device's update,
+    moving statistics included (unsynchronized, each replica would normalize by half a batch)."""
+    x = np.random.default_rng(5).uniform(-1, 1, size=(16, 16, 16, 1)).astype("float32")
+
+    def train(strategy, sync):
+        keras.utils.set_random_seed(21)
+        with strategy.scope():
+            g = kerasgan.models.build_dcgan_generator(4, (16, 16, 1), 4, sync_batch_norm=sync)
+            d = kerasgan.models.build_dcgan_discriminator((16, 16, 1), 4, sync_batch_norm=sync)
+            model = kerasgan.GAN(g, d, latent_dim=4, seed=7)
+            model.compile(
+                g_optimizer=keras.optimizers.SGD(0.1),
+                d_optimizer=keras.optimizers.SGD(0.1),
+                jit_compile=False,
+            )
+        model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    one = train(tf.distribute.get_strategy(), sync=False)
+    two = train(two_cpu_strategy, sync=True)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    unsynced = train(two_cpu_strategy, sync=False)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(one, unsynced)) > 1e-4
+
+
 def test_replicas_draw_different_latents(two_cpu_strategy):
     with two_cpu_strategy.scope():
         g, d = _mlp_pair()
