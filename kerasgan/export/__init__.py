@@ -3,7 +3,9 @@
 ``saved_models/<name>/<version>/`` holds a SavedModel whose
 ``serving_default`` signature maps ``z`` (float32 ``[None, latent_dim]``) to
 ``samples``; a ``sample`` signature maps ``num_samples`` (int32 scalar) to
-``samples``.
+``samples`` (fresh noise on every call, in every process), and
+``sample_seeded`` maps ``num_samples`` and ``seed`` (int64 scalar) to
+reproducible ``samples``.
 
 Example:
     >>> import kerasgan
@@ -24,6 +26,30 @@ import keras
 import tensorflow as tf
 
 __all__ = ["export_flow", "export_generator", "version_dir"]
+
+_NUM_SAMPLES = tf.TensorSpec([], tf.int32, name="num_samples")
+_SEED = tf.TensorSpec([], tf.int64, name="seed")
+
+
+def _fresh_seed():
+    """A stateless seed ``[2]`` that differs between calls and between processes.
+
+    A stateful random op (``tf.random.normal``) traced while a global seed is
+    set (recipes set one) gets fixed op seeds: every process that loads the
+    SavedModel (each TF Serving restart) then replays the same stream, and the
+    first ``sample`` call always returns the same samples. The microsecond
+    clock breaks the tie between processes, the stateful counter between calls
+    within one.
+    """
+    micros = tf.cast(tf.math.floormod(tf.timestamp() * 1e6, 2.0**31 - 1.0), tf.int32)
+    counter = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int32)
+    return tf.stack([micros, counter])
+
+
+def _seed_pair(seed):
+    """The stateless seed ``[2]`` (int32) for a user's int64 ``seed``."""
+    seed = tf.cast(seed, tf.int64)
+    return tf.cast(tf.stack([tf.math.floormod(seed, 2**31 - 1), seed // (2**31 - 1)]), tf.int32)
 
 
 def version_dir(base_dir, version=None) -> str:
@@ -51,7 +77,10 @@ def export_generator(model, base_dir, version=None) -> str:
 
     Signatures:
         ``serving_default``: ``z`` float32 ``[None, latent_dim]`` -> ``samples``.
-        ``sample``: ``num_samples`` int32 scalar -> ``samples`` (``z ~ N(0, I)``).
+        ``sample``: ``num_samples`` int32 scalar -> ``samples`` (``z ~ N(0, I)``,
+        fresh on every call and in every process).
+        ``sample_seeded``: ``num_samples`` int32 and ``seed`` int64 scalars ->
+        ``samples``, the same for the same seed.
 
     The SavedModel is written to a temporary directory and renamed into place,
     so a server polling ``base_dir`` never sees a half-written version.
@@ -78,8 +107,8 @@ def export_generator(model, base_dir, version=None) -> str:
     def serve(z):
         return {"samples": generator(z, training=False)}
 
-    def sample(num_samples):
-        z = tf.random.normal(tf.stack([num_samples, latent_dim]))
+    def generate(num_samples, seed):
+        z = tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=seed)
         return {"samples": generator(z, training=False)}
 
     archive.add_endpoint(
@@ -88,7 +117,12 @@ def export_generator(model, base_dir, version=None) -> str:
         input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")],
     )
     archive.add_endpoint(
-        "sample", sample, input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")]
+        "sample", lambda num_samples: generate(num_samples, _fresh_seed()), [_NUM_SAMPLES]
+    )
+    archive.add_endpoint(
+        "sample_seeded",
+        lambda num_samples, seed: generate(num_samples, _seed_pair(seed)),
+        [_NUM_SAMPLES, _SEED],
     )
     return _write_atomic(archive, base_dir, target)
 
@@ -114,8 +148,11 @@ def export_flow(model, base_dir, version=None) -> str:
     ``C`` = context size; dtype = the model's):
         ``serving_default`` and ``log_prob``: ``x [None, *D]`` (and ``context
         [None, C]`` for a conditional flow) -> ``log_prob [None]`` in nats.
-        ``sample``: ``num_samples`` int32 scalar -> ``samples [num_samples, *D]``;
-        for a conditional flow ``context [None, C]`` -> one sample per row.
+        ``sample``: ``num_samples`` int32 scalar -> ``samples [num_samples, *D]``
+        (fresh noise on every call and in every process); for a conditional
+        flow ``context [None, C]`` -> one sample per row.
+        ``sample_seeded`` (unconditional flows): ``num_samples`` int32 and
+        ``seed`` int64 scalars -> the same ``samples`` for the same seed.
         Flows without an inverse (planar, radial) export only ``sample`` (also
         as ``serving_default``), returning ``samples`` and their ``log_prob``.
 
@@ -150,17 +187,16 @@ def export_flow(model, base_dir, version=None) -> str:
 
     if any(isinstance(layer, (Planar, Radial)) for layer in model.flow_layers) and not c:
         # No inverse: only sampling, with the samples' own log-density (cached noise).
-        def sample_only(num_samples):
+        def sample_only(num_samples, seed):
             dist = model.distribution()
-            x = dist.sample(num_samples)
+            x = dist.sample(num_samples, seed=seed)
             return {"samples": x, "log_prob": dist.log_prob(x)}
 
         for name in ("serving_default", "sample"):
-            archive.add_endpoint(
-                name,
-                sample_only,
-                input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")],
-            )
+            archive.add_endpoint(name, lambda n: sample_only(n, _fresh_seed()), [_NUM_SAMPLES])
+        archive.add_endpoint(
+            "sample_seeded", lambda n, seed: sample_only(n, _seed_pair(seed)), [_NUM_SAMPLES, _SEED]
+        )
         return _write_atomic(archive, base_dir, target)
     if c:
         ctx_spec = tf.TensorSpec([None, c], dtype, name="context")
@@ -170,7 +206,7 @@ def export_flow(model, base_dir, version=None) -> str:
 
         def sample(context):
             n = tf.shape(context)[0]
-            return {"samples": model.distribution(context).sample(n)}
+            return {"samples": model.distribution(context).sample(n, seed=_fresh_seed())}
 
         for name in ("serving_default", "log_prob"):
             archive.add_endpoint(name, log_prob, input_signature=[x_spec, ctx_spec])
@@ -180,12 +216,13 @@ def export_flow(model, base_dir, version=None) -> str:
         def log_prob(x):
             return {"log_prob": model.distribution().log_prob(x)}
 
-        def sample(num_samples):
-            return {"samples": model.distribution().sample(num_samples)}
+        def sample(num_samples, seed):
+            return {"samples": model.distribution().sample(num_samples, seed=seed)}
 
         for name in ("serving_default", "log_prob"):
             archive.add_endpoint(name, log_prob, input_signature=[x_spec])
+        archive.add_endpoint("sample", lambda n: sample(n, _fresh_seed()), [_NUM_SAMPLES])
         archive.add_endpoint(
-            "sample", sample, input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")]
+            "sample_seeded", lambda n, seed: sample(n, _seed_pair(seed)), [_NUM_SAMPLES, _SEED]
         )
     return _write_atomic(archive, base_dir, target)

@@ -32,7 +32,7 @@ def test_export_round_trip(tmp_path):
     path = export.export_flow(model, str(tmp_path / "flow"), version=3)
     assert path.endswith(os.path.join("flow", "3"))
     loaded = tf.saved_model.load(path)
-    assert set(loaded.signatures) == {"serving_default", "log_prob", "sample"}
+    assert set(loaded.signatures) == {"serving_default", "log_prob", "sample", "sample_seeded"}
     x = np.random.default_rng(1).normal(size=(5, 3)).astype("float32")
     want = model.log_prob(x).numpy()
     for name in ("serving_default", "log_prob"):
@@ -40,6 +40,11 @@ def test_export_round_trip(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     samples = loaded.signatures["sample"](num_samples=tf.constant(11))["samples"].numpy()
     assert samples.shape == (11, 3) and np.all(np.isfinite(samples))
+    # sample_seeded: the flow's own sampler with the stateless seed the signature derives.
+    seeded = loaded.signatures["sample_seeded"]
+    a = seeded(num_samples=tf.constant(7), seed=tf.constant(5, tf.int64))["samples"].numpy()
+    want = model.distribution().sample(7, seed=tf.constant([5, 0], tf.int32)).numpy()
+    np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-5)
 
 
 def test_conditional_export(tmp_path):
@@ -59,7 +64,7 @@ def test_saved_model_cli_lists_the_signatures(tmp_path):
     out = subprocess.run(
         [cli, "show", "--dir", path, "--all"], capture_output=True, text=True, check=True
     ).stdout
-    for name in ("serving_default", "log_prob", "sample"):
+    for name in ("serving_default", "log_prob", "sample", "sample_seeded"):
         assert f"signature_def['{name}']" in out
     assert "log_prob" in out and "num_samples" in out
 
