@@ -85,9 +85,16 @@ def export_generator(model, base_dir, version=None) -> str:
     The SavedModel is written to a temporary directory and renamed into place,
     so a server polling ``base_dir`` never sees a half-written version.
 
+    Conditional generators (the model has ``num_classes``; its generator
+    takes ``[z, labels]``) take ``labels`` int32 ``[None]`` as well:
+    ``serving_default``: ``z``, ``labels`` -> ``samples``; ``sample``:
+    ``labels`` -> one sample per label; ``sample_seeded``: ``labels``,
+    ``seed`` -> the same. Labels outside ``[0, num_classes)`` are refused
+    (an ``InvalidArgumentError``, a 400 from a server).
+
     Args:
         model: a :class:`kerasgan.GAN` (anything with ``generator`` and
-            ``latent_dim``).
+            ``latent_dim``, and ``num_classes`` for a conditional one).
         base_dir: model directory; the export goes to ``base_dir/<version>``.
         version: positive int; default: the next free version.
 
@@ -102,6 +109,10 @@ def export_generator(model, base_dir, version=None) -> str:
     target = version_dir(base_dir, version)
     archive = keras.export.ExportArchive()
     archive.track(generator)
+    num_classes = getattr(model, "num_classes", None)
+    if num_classes:
+        _conditional_generator_endpoints(archive, generator, latent_dim, int(num_classes))
+        return _write_atomic(archive, base_dir, target)
 
     # The first endpoint added becomes serving_default.
     def serve(z):
@@ -125,6 +136,40 @@ def export_generator(model, base_dir, version=None) -> str:
         [_NUM_SAMPLES, _SEED],
     )
     return _write_atomic(archive, base_dir, target)
+
+
+def _conditional_generator_endpoints(archive, generator, latent_dim, num_classes):
+    labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+
+    def checked(labels):
+        checks = [
+            tf.debugging.assert_greater_equal(labels, 0, message="labels must be >= 0"),
+            tf.debugging.assert_less(
+                labels, num_classes, message=f"labels must be < {num_classes}"
+            ),
+        ]
+        with tf.control_dependencies(checks):  # before the embedding lookup runs
+            return tf.identity(labels)
+
+    def serve(z, labels):
+        return {"samples": generator([z, checked(labels)], training=False)}
+
+    def generate(labels, seed):
+        labels = checked(labels)
+        z = tf.random.stateless_normal(tf.stack([tf.shape(labels)[0], latent_dim]), seed=seed)
+        return {"samples": generator([z, labels], training=False)}
+
+    archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z"), labels_spec],
+    )
+    archive.add_endpoint("sample", lambda labels: generate(labels, _fresh_seed()), [labels_spec])
+    archive.add_endpoint(
+        "sample_seeded",
+        lambda labels, seed: generate(labels, _seed_pair(seed)),
+        [labels_spec, _SEED],
+    )
 
 
 def _write_atomic(archive, base_dir, target):
