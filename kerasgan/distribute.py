@@ -144,3 +144,24 @@ def local_cluster(num_workers=2, host="127.0.0.1"):
         json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         for i in range(num_workers)
     ]
+
+
+def replica_slice(global_tensor, local_batch):
+    """This replica's rows of a tensor drawn for the whole global batch.
+
+    Every replica draws the same global tensor from the same stateless seed
+    and keeps its own rows, so replicas get different noise (keras#20611 drew
+    identical noise on every replica) and N replicas see exactly the noise one
+    device would see for the same global batch.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return global_tensor
+    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+    return global_tensor[start : start + local_batch]
+
+
+def num_replicas():
+    """Replicas in sync in the current replica context (1 outside a strategy)."""
+    ctx = tf.distribute.get_replica_context()
+    return 1 if ctx is None else ctx.num_replicas_in_sync

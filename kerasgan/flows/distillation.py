@@ -114,7 +114,15 @@ class DensityDistiller(SeedStateMixin, keras.Model):
     def _log_ratio(self, n, seed, context=None, with_teacher=False):
         """``(x, log s(x) - log t(x))`` for ``n`` student samples (one traced computation)."""
         student = self.student.distribution(context)
-        x = student.sample(n, seed=seed)
+        replicas = distribute.num_replicas()
+        if replicas > 1:
+            # Every replica draws the global batch's base noise from the same seed and
+            # keeps its own rows: different samples per replica, and exactly the
+            # samples one device would draw for the same global batch.
+            z = distribute.replica_slice(student.distribution.sample(n * replicas, seed=seed), n)
+            x = student.bijector.forward(z)
+        else:
+            x = student.sample(n, seed=seed)
         log_s = student.log_prob(x)  # cached noise: no inverse pass for IAF students
         if isinstance(self.teacher, FlowModel):
             log_t = self.teacher.distribution(context).log_prob(x)

@@ -9,6 +9,8 @@ import tensorflow as tf
 from kerasgan import _data_checks, distribute, optimizers, regularizers
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
+from kerasgan.distribute import num_replicas as _num_replicas
+from kerasgan.distribute import replica_slice as _replica_slice
 from kerasgan.saving import SeedStateMixin
 
 __all__ = ["GAN", "default_jit_compile"]
@@ -88,26 +90,6 @@ def resolve_jit_compile(jit_compile, model=None) -> bool:
         )
         jit_compile = False
     return bool(jit_compile)
-
-
-def _replica_slice(global_tensor, local_batch):
-    """This replica's rows of a tensor drawn for the whole global batch.
-
-    Every replica draws the same global tensor from the same stateless seed
-    and keeps its own rows, so replicas get different noise (keras#20611 drew
-    identical noise on every replica) and N replicas see exactly the noise one
-    device would see for the same global batch.
-    """
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return global_tensor
-    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
-    return global_tensor[start : start + local_batch]
-
-
-def _num_replicas():
-    ctx = tf.distribute.get_replica_context()
-    return 1 if ctx is None else ctx.num_replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")

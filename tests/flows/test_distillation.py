@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kerasgan import flows
 
@@ -107,3 +108,27 @@ def test_annealing_scales_the_teacher_term():
         flows.DensityDistiller(teacher, student, anneal_steps=-1)
     distiller = flows.DensityDistiller(teacher, student, anneal_steps=100)
     assert flows.DensityDistiller.from_config(distiller.get_config()).anneal_steps == 100
+
+
+def test_mirrored_strategy_same_update_as_one_device(two_cpu_strategy):
+    """2 logical CPUs vs 1 device: the replicas draw the global batch's noise and keep their
+    own rows (not the same samples on every replica), so the update is one device's."""
+
+    def run(strategy):
+        with strategy.scope():
+            teacher, _ = _one_d_pair()
+            student = flows.FlowModel((1,), [flows.IAF([4])], seed=0)
+            rng = np.random.default_rng(0)
+            for v in student.trainable_variables:
+                v.assign(rng.normal(0.0, 0.3, v.shape))
+            distiller = flows.DensityDistiller(teacher, student, seed=3)
+            distiller.compile(keras.optimizers.SGD(0.05), jit_compile=False)
+        history = distiller.fit(batch_size=64, steps_per_epoch=3, epochs=1, verbose=0)
+        return [v.numpy() for v in student.trainable_variables], history.history["kl"]
+
+    one, kl_one = run(tf.distribute.get_strategy())
+    two, kl_two = run(two_cpu_strategy)
+    assert max(float(np.max(np.abs(v))) for v in one) > 0
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kl_one, kl_two, rtol=1e-5, atol=1e-6)

@@ -169,7 +169,15 @@ def _same_initial_pair(model_cls, seed, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "model_cls, kwargs", [(kerasgan.GAN, {}), (kerasgan.WGANGP, {"d_steps": 2})]
+    "model_cls, kwargs",
+    [
+        (kerasgan.GAN, {}),
+        (kerasgan.GAN, {"loss": "minimax"}),
+        (kerasgan.LSGAN, {}),
+        (kerasgan.HingeGAN, {}),
+        (kerasgan.WGAN, {"d_steps": 2}),
+        (kerasgan.WGANGP, {"d_steps": 2}),
+    ],
 )
 def test_mirrored_strategy_same_update_as_one_device(two_cpu_strategy, model_cls, kwargs):
     """2 logical CPUs vs 1 device, same global batch: the same update (SGD shows scale errors)."""
