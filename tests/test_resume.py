@@ -108,6 +108,8 @@ def test_fresh_ignores_backups_and_changed_steps_per_epoch_is_refused(tmp_path, 
     assert cbs.read_backup_state(backup)["global_step"] == 14
     with pytest.raises(ValueError, match="steps_per_epoch=12"):
         training.run(dict(cfg, steps_per_epoch=12, epochs=1))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        training.run(dict(cfg, g_hidden_units=[16, 16], epochs=1))
     result = training.run(dict(cfg, resume=False, epochs=1))
     # Started afresh: one epoch of 10 steps, not 14 + more.
     assert int(result["model"].g_optimizer.iterations.numpy()) == 10

@@ -159,7 +159,14 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         # (from super().compile()) must stay unbuilt to match the saved file.
         if optimizer is not None and not optimizer.built and not hasattr(model, "g_optimizer"):
             optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(state["path"], _WEIGHTS))
+        try:
+            model.load_weights(os.path.join(state["path"], _WEIGHTS))
+        except ValueError as e:
+            raise ValueError(
+                f"The backup in {state['path']} does not fit this model (was the configuration "
+                "changed?). Resume with the same settings, or start afresh (--fresh / "
+                f"resume=False, or delete {self.backup_dir}). Keras said: {e}"
+            ) from e
         step = int(state["global_step"])
         counters = [
             int(keras.ops.convert_to_numpy(opt.iterations))
