@@ -9,6 +9,8 @@ import scipy.stats
 
 from kerasgan.metrics import fid, inception_score, kid, mmd, prdc, statistics, two_sample
 
+# kerasgan.metrics.inception_score is the function (the package exports it over the module).
+
 # --- references: the textbook formulas written the plain way -------------------------------------
 
 
@@ -299,13 +301,11 @@ def test_mmd_bad_inputs():
 def test_inception_score_worked_examples_and_reference():
     # The seeds' examples: one-hot predictions spread over k classes score k; uniform ones 1.
     for k in (3, 10):
-        assert inception_score.inception_score(np.eye(k), splits=1)[0] == pytest.approx(k, rel=1e-9)
-        assert inception_score.inception_score(np.full((k, k), 1.0 / k), splits=1)[
-            0
-        ] == pytest.approx(1.0)
+        assert inception_score(np.eye(k), splits=1)[0] == pytest.approx(k, rel=1e-9)
+        assert inception_score(np.full((k, k), 1.0 / k), splits=1)[0] == pytest.approx(1.0)
     # Random predictions: equal to scipy's KL per row, averaged per split.
     p = np.random.default_rng(20).dirichlet(np.full(10, 0.3), size=1000)
-    mean, std = inception_score.inception_score(p, splits=10)
+    mean, std = inception_score(p, splits=10)
     want_mean, want_std = _ref_is(p, 10)
     np.testing.assert_allclose([mean, std], [want_mean, want_std], rtol=1e-6)
     assert 1.0 < mean < 10.0
@@ -313,11 +313,11 @@ def test_inception_score_worked_examples_and_reference():
 
 def test_inception_score_bad_inputs():
     with pytest.raises(ValueError, match="sum to 1"):
-        inception_score.inception_score(np.ones((4, 3)))
+        inception_score(np.ones((4, 3)))
     with pytest.raises(ValueError, match="splits=5"):
-        inception_score.inception_score(np.eye(3), splits=5)
+        inception_score(np.eye(3), splits=5)
     with pytest.raises(ValueError, match="non-negative"):
-        inception_score.inception_score(np.array([[1.5, -0.5], [0.5, 0.5]]))
+        inception_score(np.array([[1.5, -0.5], [0.5, 0.5]]))
 
 
 # --- precision / recall / density / coverage ------------------------------------------------------
