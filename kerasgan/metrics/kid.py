@@ -50,14 +50,20 @@ def polynomial_mmd2_unbiased(x, y, degree=3, gamma=None, coef0=1.0):
     x, y = _features(x, "x"), _features(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape. Received: {x.shape} and {y.shape}")
-    m = x.shape[0]
     gamma = 1.0 / x.shape[1] if gamma is None else float(gamma)
-    k_xx = (gamma * (x @ x.T) + coef0) ** degree
-    k_yy = (gamma * (y @ y.T) + coef0) ** degree
-    k_xy = (gamma * (x @ y.T) + coef0) ** degree
-    sum_xx = k_xx.sum() - np.trace(k_xx)
-    sum_yy = k_yy.sum() - np.trace(k_yy)
-    return float((sum_xx + sum_yy) / (m * (m - 1)) - 2.0 * k_xy.mean())
+    return _poly_mmd2(x, y, degree, gamma, coef0)
+
+
+def _poly_mmd2(x, y, degree, gamma, coef0):
+    m = x.shape[0]
+    sums = []
+    for a, b in ((x, x), (y, y), (x, y)):
+        k = a @ b.T  # a @ a.T runs as a symmetric rank-k update in BLAS
+        k *= gamma
+        k += coef0
+        k **= degree  # in place: no temporaries of m x m beyond k
+        sums.append(k.sum() - (np.trace(k) if a is b else 0.0))
+    return float((sums[0] + sums[1]) / (m * (m - 1)) - 2.0 * sums[2] / (m * m))
 
 
 def kernel_inception_distance(
@@ -96,9 +102,10 @@ def kernel_inception_distance(
     if m < 2:
         raise ValueError(f"subset_size must be >= 2. Received: subset_size={subset_size!r}")
     rng = np.random.default_rng(seed)
+    gamma = 1.0 / x.shape[1] if gamma is None else float(gamma)
     values = np.empty(num_subsets)
     for i in range(num_subsets):
         a = x[rng.choice(x.shape[0], m, replace=False)]
         b = y[rng.choice(y.shape[0], m, replace=False)]
-        values[i] = polynomial_mmd2_unbiased(a, b, degree, gamma, coef0)
+        values[i] = _poly_mmd2(a, b, degree, gamma, coef0)
     return float(values.mean()), float(values.std())
