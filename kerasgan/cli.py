@@ -4,6 +4,7 @@ kerasgan train NAME [recipe flags...]   run recipes/NAME.py (--smoke, --dry-run,
 kerasgan recipes                        list the recipes
 kerasgan serve DIR [--port 8501]        serve an export over TF Serving's REST API
 kerasgan sample DIR -n N -o OUT         draw N samples from an export into OUT (.npy or .png)
+kerasgan evaluate DIR --metric fid_digits -n N   score an image export (FID, KID, IS, PRDC)
 
 Errors in arguments or inputs exit with status 2 and ``error: ...`` on stderr.
 """
@@ -124,6 +125,34 @@ def _add_sample_parser(sub):
     )
 
 
+def _add_evaluate_parser(sub):
+    p = sub.add_parser(
+        "evaluate",
+        help="score an image export with FID / KID / IS / PRDC",
+        description="Draws N images from an export (its sample_seeded or sample signature) and "
+        "scores them against a real dataset's split with the named metrics "
+        "(<kind>_<extractor>: fid_digits, kid_digits, is_digits, prdc_digits, fid_inception_v3, "
+        "...). Prints one JSON object.",
+    )
+    p.add_argument("dir", help="model base path DIR/<version>/ (or one version directory)")
+    p.add_argument(
+        "--metric", action="append", required=True, help="metric name; repeat for several"
+    )
+    p.add_argument("-n", "--num-samples", type=int, default=10_000, help="generated images")
+    p.add_argument("--dataset", default="digits", help="real images (default: digits)")
+    p.add_argument("--split", default="test", help="their split (default: test)")
+    p.add_argument("--version", type=int, help="version to load (default: the latest)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (sample_seeded)")
+    p.add_argument("--batch-size", type=int, default=500, help="images per sampling call")
+    p.add_argument(
+        "--range",
+        choices=["auto", "symmetric", "unit"],
+        default="auto",
+        help="pixel range of the export's samples (auto: [-1, 1] GANs, [0, 1] flows)",
+    )
+    p.add_argument("--output", help="also write the JSON to this file")
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -134,8 +163,9 @@ def main(argv=None):
     sub.add_parser("recipes", help="list the recipes")
     _add_serve_parser(sub)
     _add_sample_parser(sub)
+    _add_evaluate_parser(sub)
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("serve", "sample") and rest:
+    if args.command in ("serve", "sample", "evaluate") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "recipes":
         for name in _available():
@@ -145,6 +175,8 @@ def main(argv=None):
         return _serve(args)
     if args.command == "sample":
         return _sample(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
     try:
         path = find_recipe(args.name)
     except ValueError as e:
@@ -249,6 +281,62 @@ def _sample(args):
                 file=sys.stderr,
             )
     print(f"Wrote {args.output}: {list(samples.shape)} samples from {path} ({how})")
+    return 0
+
+
+def _evaluate(args):
+    import json
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasgan.export.server import resolve_export
+    from kerasgan.metrics.evaluation import Evaluator
+
+    if args.num_samples < 2:
+        return _error(f"-n must be at least 2. Received: -n {args.num_samples}")
+    if args.batch_size < 1:
+        return _error(f"--batch-size must be positive. Received: --batch-size {args.batch_size}")
+    try:
+        version, path = resolve_export(args.dir, args.version, allow_version_dir=True)
+        loaded = tf.saved_model.load(path)
+        probe, _ = draw_samples(loaded, 2, seed=args.seed)
+        if probe.ndim != 4:
+            raise ValueError(
+                "kerasgan evaluate scores image exports ([N, H, W, C] samples). Received: "
+                f"samples of shape {list(probe.shape)}"
+            )
+        lo, hi = _pixel_range(loaded, args.range, probe)
+        evaluator = Evaluator(
+            args.metric, dataset=args.dataset, split=args.split, image_size=probe.shape[1]
+        )
+        calls = iter(range(10**9))
+
+        def sampler(n):
+            x, _ = draw_samples(loaded, n, seed=args.seed + next(calls))
+            return (np.clip(x, lo, hi) - lo) / (hi - lo) * 2.0 - 1.0  # to [-1, 1]
+
+        evaluator.batch_size = args.batch_size
+        start = time.perf_counter()
+        results = evaluator.evaluate(sampler, args.num_samples)
+    except (ValueError, FileNotFoundError) as e:
+        return _error(e)
+    record = {
+        "export": path,
+        "num_samples": args.num_samples,
+        "dataset": args.dataset,
+        "split": args.split,
+        "seed": args.seed,
+        "seconds": round(time.perf_counter() - start, 3),
+        **{k: float(v) for k, v in results.items()},
+    }
+    text = json.dumps(record, indent=2)
+    print(text)
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
     return 0
 
 

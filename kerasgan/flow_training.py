@@ -270,7 +270,9 @@ def _run_image_flow(cfg, run_dir, strategy, result):
             jit_compile=cfg["jit_compile"],
             steps_per_execution=cfg["steps_per_execution"],
         )
-    callbacks, guard = training.standard_callbacks(cfg, run_dir, {"kind": "image"})
+    callbacks, guard = training.standard_callbacks(
+        cfg, run_dir, {"kind": "image", "shape": tuple(train.shape[1:])}
+    )
     result["history"] = _fit(model, dataset, cfg, callbacks, guard, cfg["epochs"], steps)
     draws = cfg["dequantize_draws"]
     result["test_nll"], result["test_bits_per_dim"] = _image_bits_per_dim(

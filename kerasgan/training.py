@@ -87,6 +87,9 @@ DEFAULTS = {
     # monitoring and outputs
     "eval_every": 1,
     "eval_samples": 2500,
+    "eval_metrics": [],  # image runs: e.g. ["fid_digits", "kid_digits"] (kerasgan.metrics.evaluation)
+    "eval_metric_samples": 2000,  # generated images per metric evaluation
+    "eval_metric_split": "test",  # the real images' split (the run's dataset)
     "runs_dir": "runs",
     "export_dir": "saved_models",
     "export_version": 1,
@@ -627,6 +630,8 @@ def standard_callbacks(cfg, run_dir, info):
             )
         )
     callbacks.append(cbs.LearningRateLogger())
+    if cfg["eval_metrics"]:
+        callbacks.append(_evaluation_callback(cfg, info))
     guard = cbs.DivergenceGuard()
     callbacks += [guard, cbs.GoodCheckpoint(os.path.join(run_dir, "checkpoint.keras"), guard=guard)]
     callbacks.append(
@@ -661,6 +666,28 @@ def standard_callbacks(cfg, run_dir, info):
         else:
             callbacks.append(cbs.ImageGrid(tb_dir))
     return callbacks, guard
+
+
+def _evaluation_callback(cfg, info):
+    """FID/KID/... of the run's samples against its dataset's held-out split, every eval_every."""
+    from kerasgan import callbacks as cbs
+    from kerasgan.metrics.evaluation import Evaluator
+
+    if info is None or info["kind"] != "image":
+        raise ValueError(
+            "eval_metrics apply to image runs. Received: eval_metrics="
+            f"{cfg['eval_metrics']!r} with dataset={cfg['dataset']!r}"
+        )
+    evaluator = Evaluator(
+        cfg["eval_metrics"],
+        dataset=cfg["dataset"],
+        split=cfg["eval_metric_split"],
+        image_size=info["shape"][0],
+        seed=cfg["seed"],
+    )
+    return cbs.EvaluationCallback(
+        evaluator, num_samples=cfg["eval_metric_samples"], every=cfg["eval_every"], seed=cfg["seed"]
+    )
 
 
 def _save_final_samples(samples, info, path):
@@ -761,6 +788,14 @@ def main(config, smoke=None, argv=None, description=None):
         print(
             f"Mode coverage ({cfg['eval_samples']} samples): {mc['modes']}/{mc['num_modes']} modes, "
             f"{mc['hq_percent']:.1f}% high-quality samples, reverse KL {mc['reverse_kl']:.3f}"
+        )
+    history = result.get("history") or {}
+    scored = [m for m in cfg["eval_metrics"] if history.get(m)]
+    if scored:
+        print(
+            "Evaluation (last): "
+            + ", ".join(f"{m} {history[m][-1]:.4g}" for m in scored)
+            + f" ({cfg['eval_metric_samples']} samples vs the {cfg['eval_metric_split']} split)"
         )
     if "test_nll" in result:
         print(f"Held-out NLL: {result['test_nll']:.4f} nats")

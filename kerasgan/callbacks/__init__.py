@@ -1,5 +1,6 @@
 """Keras callbacks for monitoring and protecting GAN and flow training."""
 
+from kerasgan.callbacks.evaluation import EvaluationCallback
 from kerasgan.callbacks.monitoring import (
     DensityHeatmap,
     ImageGrid,
@@ -17,6 +18,7 @@ from kerasgan.callbacks.safety import DivergenceGuard, GoodCheckpoint, TrainingD
 __all__ = [
     "DensityHeatmap",
     "DivergenceGuard",
+    "EvaluationCallback",
     "GoodCheckpoint",
     "ImageGrid",
     "LearningRateLogger",

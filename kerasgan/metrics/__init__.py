@@ -13,6 +13,9 @@ SciPy references in the tests):
   density/coverage.
 - :class:`StreamingMoments`, :func:`reference_statistics`: streaming float64
   feature statistics and their on-disk cache.
+- :mod:`~kerasgan.metrics.features`: named feature extractors (``fid_digits``,
+  ``fid_inception_v3``, ...); :class:`Evaluator`: ``fid_digits``-style named
+  image metrics of generated samples.
 - :func:`mode_coverage`: modes captured, high-quality fraction and reverse KL
   on Gaussian-mixture toy data (the VEEGAN / PacGAN protocol).
 
@@ -24,6 +27,13 @@ Example:
     8
 """
 
+from kerasgan.metrics.evaluation import Evaluator, parse_metric
+from kerasgan.metrics.features import (
+    FeatureExtractor,
+    extractor_names,
+    get_extractor,
+    register_extractor,
+)
 from kerasgan.metrics.fid import fid_from_features, frechet_distance, trace_sqrt_product
 from kerasgan.metrics.inception_score import inception_score
 from kerasgan.metrics.kid import kernel_inception_distance, polynomial_mmd2_unbiased
@@ -46,6 +56,8 @@ from kerasgan.metrics.two_sample import C2STResult, classifier_two_sample_test
 
 __all__ = [
     "C2STResult",
+    "Evaluator",
+    "FeatureExtractor",
     "FeatureStatistics",
     "MMDTestResult",
     "ModeCoverage",
@@ -54,17 +66,21 @@ __all__ = [
     "StreamingMoments",
     "cache_dir",
     "classifier_two_sample_test",
+    "extractor_names",
     "fid_from_features",
     "frechet_distance",
+    "get_extractor",
     "inception_score",
     "kernel_inception_distance",
     "median_bandwidth",
     "mmd2_unbiased",
     "mmd_permutation_test",
     "mode_coverage",
+    "parse_metric",
     "polynomial_mmd2_unbiased",
     "precision_recall_density_coverage",
     "rbf_kernel",
     "reference_statistics",
+    "register_extractor",
     "trace_sqrt_product",
 ]
