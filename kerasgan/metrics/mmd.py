@@ -121,7 +121,7 @@ def mmd2_unbiased(x, y, kernel="rbf", bandwidth=None):
     Example:
         >>> x = np.random.default_rng(0).normal(size=(50, 2))
         >>> round(mmd2_unbiased(x, x + 3.0, bandwidth=1.0), 2)
-        1.99
+        0.63
     """
     x, y = _features(x, "x"), _features(y, "y")
     if x.shape[1] != y.shape[1]:
