@@ -55,8 +55,13 @@ def _features(f, name):
 
 
 def _sq_distances(a, b):
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.maximum(sq, 0.0)
+    """``|a_i - b_j|^2`` by the ``|a|^2 + |b|^2 - 2 a.b`` expansion, in place in one buffer."""
+    sq = a @ b.T  # BLAS; a symmetric rank-k update when b is a
+    sq *= -2.0
+    sq += np.einsum("ij,ij->i", a, a)[:, None]
+    sq += np.einsum("ij,ij->i", b, b)[None, :]
+    np.maximum(sq, 0.0, out=sq)
+    return sq
 
 
 def median_bandwidth(x, y, max_points=2000, seed=0):
@@ -93,15 +98,17 @@ def _bandwidths(kernel, bandwidth, x, y):
 
 def rbf_kernel(a, b, bandwidths):
     """``sum_s exp(-|a_i - b_j|^2 / (2 s^2))`` over the bandwidths ``s``: ``[len(a), len(b)]``."""
-    sq = _sq_distances(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    return sum(np.exp(-sq / (2.0 * s * s)) for s in np.atleast_1d(bandwidths))
-
-
-def _mmd2_from_blocks(k_xx, k_yy, k_xy):
-    m, n = k_xx.shape[0], k_yy.shape[0]
-    sum_xx = k_xx.sum() - np.trace(k_xx)
-    sum_yy = k_yy.sum() - np.trace(k_yy)
-    return float(sum_xx / (m * (m - 1)) + sum_yy / (n * (n - 1)) - 2.0 * k_xy.mean())
+    a = np.asarray(a, np.float64)
+    b = a if b is a else np.asarray(b, np.float64)
+    sq = _sq_distances(a, b)
+    widths = np.atleast_1d(bandwidths)
+    if len(widths) == 1:  # no second [len(a), len(b)] buffer
+        sq *= -1.0 / (2.0 * widths[0] ** 2)
+        return np.exp(sq, out=sq)
+    out = np.exp(sq * (-1.0 / (2.0 * widths[0] ** 2)))
+    for s in widths[1:]:
+        out += np.exp(sq * (-1.0 / (2.0 * s * s)))
+    return out
 
 
 def mmd2_unbiased(x, y, kernel="rbf", bandwidth=None):
@@ -127,7 +134,16 @@ def mmd2_unbiased(x, y, kernel="rbf", bandwidth=None):
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y need the same dimension. Received: {x.shape} and {y.shape}")
     s = _bandwidths(kernel, bandwidth, x, y)
-    return _mmd2_from_blocks(rbf_kernel(x, x, s), rbf_kernel(y, y, s), rbf_kernel(x, y, s))
+    m, n = x.shape[0], y.shape[0]
+
+    def off_diagonal_sum(k):
+        return k.sum() - np.trace(k)
+
+    # One kernel block alive at a time.
+    s_xx = off_diagonal_sum(rbf_kernel(x, x, s))
+    s_yy = off_diagonal_sum(rbf_kernel(y, y, s))
+    s_xy = rbf_kernel(x, y, s).sum()
+    return float(s_xx / (m * (m - 1)) + s_yy / (n * (n - 1)) - 2.0 * s_xy / (m * n))
 
 
 @dataclasses.dataclass(frozen=True)
