@@ -22,16 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasgan.metrics._arrays import feature_matrix as _features
+
 __all__ = ["kernel_inception_distance", "polynomial_mmd2_unbiased"]
-
-
-def _features(f, name):
-    f = np.asarray(f, dtype=np.float64)
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"{name} must be [n, d] with n >= 2. Received: {name}.shape={f.shape}")
-    if not np.all(np.isfinite(f)):
-        raise ValueError(f"{name} contains NaN or Inf. Received: non-finite features")
-    return f
 
 
 def polynomial_mmd2_unbiased(x, y, degree=3, gamma=None, coef0=1.0):

@@ -32,6 +32,8 @@ import dataclasses
 
 import numpy as np
 
+from kerasgan.metrics._arrays import feature_matrix, squared_distances
+
 __all__ = [
     "MMDTestResult",
     "median_bandwidth",
@@ -43,36 +45,20 @@ __all__ = [
 _SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def _features(f, name):
-    f = np.asarray(f, dtype=np.float64)
-    if f.ndim == 1:
-        f = f[:, None]
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"{name} must be [n, d] with n >= 2. Received: {name}.shape={f.shape}")
-    if not np.all(np.isfinite(f)):
-        raise ValueError(f"{name} contains NaN or Inf. Received: non-finite values")
-    return f
-
-
-def _sq_distances(a, b):
-    """``|a_i - b_j|^2`` by the ``|a|^2 + |b|^2 - 2 a.b`` expansion, in place in one buffer."""
-    sq = a @ b.T  # BLAS; a symmetric rank-k update when b is a
-    sq *= -2.0
-    sq += np.einsum("ij,ij->i", a, a)[:, None]
-    sq += np.einsum("ij,ij->i", b, b)[None, :]
-    np.maximum(sq, 0.0, out=sq)
-    return sq
-
-
 def median_bandwidth(x, y, max_points=2000, seed=0):
     """The median heuristic: the median pairwise distance in the pooled sample.
 
     Uses at most ``max_points`` pooled points (a seeded subsample).
     """
-    z = np.concatenate([_features(x, "x"), _features(y, "y")])
+    z = np.concatenate(
+        [
+            feature_matrix(x, "x", vectors_as_columns=True),
+            feature_matrix(y, "y", vectors_as_columns=True),
+        ]
+    )
     if z.shape[0] > max_points:
         z = z[np.random.default_rng(seed).choice(z.shape[0], max_points, replace=False)]
-    d = np.sqrt(_sq_distances(z, z)[np.triu_indices(z.shape[0], 1)])
+    d = np.sqrt(squared_distances(z, z)[np.triu_indices(z.shape[0], 1)])
     med = float(np.median(d))
     if med <= 0:
         raise ValueError("All pooled points coincide: the median distance is 0; give a bandwidth")
@@ -100,7 +86,7 @@ def rbf_kernel(a, b, bandwidths):
     """``sum_s exp(-|a_i - b_j|^2 / (2 s^2))`` over the bandwidths ``s``: ``[len(a), len(b)]``."""
     a = np.asarray(a, np.float64)
     b = a if b is a else np.asarray(b, np.float64)
-    sq = _sq_distances(a, b)
+    sq = squared_distances(a, b)
     widths = np.atleast_1d(bandwidths)
     if len(widths) == 1:  # no second [len(a), len(b)] buffer
         sq *= -1.0 / (2.0 * widths[0] ** 2)
@@ -130,7 +116,10 @@ def mmd2_unbiased(x, y, kernel="rbf", bandwidth=None):
         >>> round(mmd2_unbiased(x, x + 3.0, bandwidth=1.0), 2)
         0.63
     """
-    x, y = _features(x, "x"), _features(y, "y")
+    x, y = (
+        feature_matrix(x, "x", vectors_as_columns=True),
+        feature_matrix(y, "y", vectors_as_columns=True),
+    )
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y need the same dimension. Received: {x.shape} and {y.shape}")
     s = _bandwidths(kernel, bandwidth, x, y)
@@ -186,7 +175,10 @@ def mmd_permutation_test(
     Example:
         See the module docstring.
     """
-    x, y = _features(x, "x"), _features(y, "y")
+    x, y = (
+        feature_matrix(x, "x", vectors_as_columns=True),
+        feature_matrix(y, "y", vectors_as_columns=True),
+    )
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y need the same dimension. Received: {x.shape} and {y.shape}")
     if isinstance(num_permutations, bool) or not isinstance(num_permutations, int):

@@ -26,6 +26,9 @@ import dataclasses
 
 import numpy as np
 
+from kerasgan.metrics._arrays import feature_matrix as _features
+from kerasgan.metrics._arrays import squared_distances
+
 __all__ = ["PRDC", "precision_recall_density_coverage"]
 
 
@@ -42,18 +45,8 @@ class PRDC:
         return dataclasses.asdict(self)
 
 
-def _features(f, name):
-    f = np.asarray(f, dtype=np.float64)
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"{name} must be [n, d] with n >= 2. Received: {name}.shape={f.shape}")
-    if not np.all(np.isfinite(f)):
-        raise ValueError(f"{name} contains NaN or Inf. Received: non-finite values")
-    return f
-
-
 def _distances(a, b):
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(sq, 0.0))
+    return np.sqrt(squared_distances(a, b))
 
 
 def _kth_radii(x, k, block):

@@ -32,6 +32,8 @@ import tempfile
 
 import numpy as np
 
+from kerasgan.metrics._arrays import feature_matrix
+
 __all__ = [
     "FeatureStatistics",
     "StreamingMoments",
@@ -72,15 +74,6 @@ class FeatureStatistics:
             return cls(np.array(data["mu"]), np.array(data["sigma"]), int(data["n"]))
 
 
-def _as_2d(batch, name="batch"):
-    x = np.asarray(batch, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape [n, d]. Received: {name}.shape={x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or Inf. Received: {name} with non-finite values")
-    return x
-
-
 class StreamingMoments:
     """Accumulates the float64 mean and covariance of ``[n, d]`` batches.
 
@@ -106,7 +99,7 @@ class StreamingMoments:
 
     def update(self, batch):
         """Adds a batch ``[n, d]`` of features; returns ``self``."""
-        x = _as_2d(batch)
+        x = feature_matrix(batch, "batch", min_rows=0)
         if self.dim is None:
             self.dim = x.shape[1]
             self._mean = np.zeros(self.dim)

@@ -22,6 +22,8 @@ import dataclasses
 
 import numpy as np
 
+from kerasgan.metrics._arrays import feature_matrix
+
 __all__ = ["C2STResult", "classifier_two_sample_test"]
 
 
@@ -36,18 +38,6 @@ class C2STResult:
     def reject(self, level=0.05) -> bool:
         """Whether the test rejects "same distribution" at ``level``."""
         return self.p_value <= level
-
-
-def _samples(x, name):
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim < 2 or x.shape[0] < 4:
-        raise ValueError(f"{name} must be [n, ...] with n >= 4. Received: {name}.shape={x.shape}")
-    x = x.reshape(x.shape[0], -1)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or Inf. Received: non-finite values")
-    return x
 
 
 def classifier_two_sample_test(
@@ -86,7 +76,8 @@ def classifier_two_sample_test(
     import keras
     import scipy.stats
 
-    a, b = _samples(real, "real"), _samples(fake, "fake")
+    a = feature_matrix(real, "real", min_rows=4, vectors_as_columns=True, flatten=True)
+    b = feature_matrix(fake, "fake", min_rows=4, vectors_as_columns=True, flatten=True)
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"real and fake need the same sample shape. Received: {np.shape(real)} and "
