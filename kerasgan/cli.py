@@ -5,6 +5,7 @@ kerasgan recipes                        list the recipes
 kerasgan serve DIR [--port 8501]        serve an export over TF Serving's REST API
 kerasgan sample DIR -n N -o OUT         draw N samples from an export into OUT (.npy or .png)
 kerasgan evaluate DIR --metric fid_digits -n N   score an image export (FID, KID, IS, PRDC)
+kerasgan export MODEL.keras --to DIR    SavedModel for TF Serving from a .keras checkpoint
 
 Errors in arguments or inputs exit with status 2 and ``error: ...`` on stderr.
 """
@@ -153,6 +154,47 @@ def _add_evaluate_parser(sub):
     p.add_argument("--output", help="also write the JSON to this file")
 
 
+def _add_export_parser(sub):
+    p = sub.add_parser(
+        "export",
+        help="write a SavedModel (TF Serving layout) from a .keras checkpoint",
+        description="Loads a kerasgan model saved as .keras (e.g. runs/<name>/checkpoint.keras; "
+        "safe_mode=True) and exports it to DIR/<version>/: GAN generators with serving_default / "
+        "sample / sample_seeded, flows with log_prob / sample / sample_seeded.",
+    )
+    p.add_argument("model", help="the .keras file")
+    p.add_argument("--to", required=True, help="model base directory, e.g. saved_models/my_gan")
+    p.add_argument("--version", type=int, help="version number (default: the next free one)")
+
+
+def _export(args):
+    import keras
+
+    import kerasgan  # noqa: F401  (registers the serializable classes)
+    from kerasgan import export as export_lib
+    from kerasgan.flows import FlowModel
+
+    if not args.model.endswith(".keras") or not os.path.isfile(args.model):
+        return _error(f"MODEL must be an existing .keras file. Received: {args.model!r}")
+    try:
+        model = keras.saving.load_model(args.model, safe_mode=True)
+        if isinstance(model, FlowModel):
+            path = export_lib.export_flow(model, args.to, version=args.version)
+            kind = "flow: serving_default/log_prob, sample, sample_seeded"
+        elif hasattr(model, "generator") and hasattr(model, "latent_dim"):
+            path = export_lib.export_generator(model, args.to, version=args.version)
+            kind = "generator: serving_default (z), sample, sample_seeded"
+        else:
+            raise ValueError(
+                "kerasgan export takes a GAN or a FlowModel. Received: a "
+                f"{type(model).__name__} from {args.model!r}"
+            )
+    except ValueError as e:
+        return _error(e)
+    print(f"SavedModel ({kind}): {path}")
+    return 0
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -164,8 +206,9 @@ def main(argv=None):
     _add_serve_parser(sub)
     _add_sample_parser(sub)
     _add_evaluate_parser(sub)
+    _add_export_parser(sub)
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("serve", "sample", "evaluate") and rest:
+    if args.command in ("serve", "sample", "evaluate", "export") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "recipes":
         for name in _available():
@@ -177,6 +220,8 @@ def main(argv=None):
         return _sample(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "export":
+        return _export(args)
     try:
         path = find_recipe(args.name)
     except ValueError as e:
