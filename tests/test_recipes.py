@@ -288,7 +288,11 @@ def test_glow_digits_smoke_reports_bits_per_dim_and_exports(tmp_path, capsys):
     # 17 grey levels: a uniform model scores log2(17) = 4.09 bits/dim; a finite score.
     assert np.isfinite(bpd) and 0.0 < bpd < 20.0
     run_dir = tmp_path / "runs" / "glow_digits"
-    assert "nll" in json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    record = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "nll" in record
+    # The evaluation callback scored the flow's samples with the digits classifier.
+    assert np.isfinite(record["fid_digits"]) and record["fid_digits"] > 0
+    assert "fid_digits" in out
     assert (run_dir / "samples.png").read_bytes()[:4] == b"\x89PNG"
     assert "samples/grid" in _event_tags(run_dir / "tb")
     loaded = tf.saved_model.load(str(tmp_path / "sm" / "glow_digits" / "1"))
