@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import json
 import numbers
 import os
@@ -125,7 +126,7 @@ def _softmax64(logits: np.ndarray) -> np.ndarray:
 # --- the extractor interface ---------------------------------------------------------------------
 
 
-class FeatureExtractor:
+class FeatureExtractor(abc.ABC):
     """Base class: images in ``[-1, 1]`` -> float64 features and class probabilities.
 
     Subclasses set ``name``, ``feature_dim``, ``num_classes`` (``None`` without
@@ -160,9 +161,9 @@ class FeatureExtractor:
     channels: int = 1
     default_batch_size: int = 64
 
+    @abc.abstractmethod
     def _forward(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
         """``[B, h, w, c]`` float32 network input -> ``(features [B, d], logits [B, K] or None)``."""
-        raise NotImplementedError
 
     # -- public API ------------------------------------------------------------------------------
 
