@@ -92,7 +92,7 @@ def run_flow(cfg, run_dir, strategy=None):
     elif training._is_image_dataset(cfg["dataset"]):
         exported, samples = _run_image_flow(cfg, run_dir, strategy, result)
     else:
-        _, info = training.make_dataset(cfg)
+        dataset, info = training.make_dataset(cfg)
         if info["kind"] != "toy":
             raise ValueError(
                 f"Flow recipes take 2-D toy data for now. Received: dataset={cfg['dataset']!r}"
@@ -108,7 +108,7 @@ def run_flow(cfg, run_dir, strategy=None):
         callbacks, guard = training.standard_callbacks(cfg, run_dir, info)
         result["history"] = _fit(
             teacher,
-            lambda: training.make_dataset(cfg)[0],
+            training._reuse_first(dataset, lambda: training.make_dataset(cfg)[0]),
             cfg,
             callbacks,
             guard,

@@ -457,7 +457,7 @@ def run(config, overrides=None):
     start = time.perf_counter()
     history = fit_resumable(
         model,
-        lambda: make_dataset(cfg)[0],
+        _reuse_first(dataset, lambda: make_dataset(cfg)[0]),
         epochs=cfg["epochs"],
         steps_per_epoch=cfg["steps_per_epoch"],
         callbacks=callbacks,
@@ -560,6 +560,17 @@ def fit_resumable(model, data, *, epochs, steps_per_epoch, callbacks=(), verbose
     if epoch < epochs:
         fit(epoch, epochs, steps_per_epoch)
     return history
+
+
+def _reuse_first(dataset, make):
+    """A data factory for :func:`fit_resumable`: ``dataset`` (not yet iterated) for the
+    first ``fit``, a freshly built one from ``make()`` for any later one."""
+    pending = [dataset]
+
+    def data():
+        return pending.pop() if pending else make()
+
+    return data
 
 
 def _prepare_run_dir(cfg, run_dir):
