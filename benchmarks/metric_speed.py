@@ -93,17 +93,20 @@ def plain_kid(x, y, num_subsets, subset_size, seed):
     return float(np.mean(values))
 
 
-def plain_mmd(x, y, bandwidth):
-    def k(a, b):
-        return np.exp(-scipy.spatial.distance.cdist(a, b, "sqeuclidean") / (2 * bandwidth**2))
-
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    m, n = len(x), len(y)
+def _unbiased_mmd2(kxx, kyy, kxy):
+    m, n = len(kxx), len(kyy)
     return float(
         (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
         + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
         - 2 * kxy.mean()
     )
+
+
+def plain_mmd(x, y, bandwidth):
+    def k(a, b):
+        return np.exp(-scipy.spatial.distance.cdist(a, b, "sqeuclidean") / (2 * bandwidth**2))
+
+    return _unbiased_mmd2(k(x, x), k(y, y), k(x, y))
 
 
 def plain_mmd_matmul(x, y, bandwidth):
@@ -113,13 +116,7 @@ def plain_mmd_matmul(x, y, bandwidth):
         sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
         return np.exp(-np.maximum(sq, 0) / (2 * bandwidth**2))
 
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    m, n = len(x), len(y)
-    return float(
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-        - 2 * kxy.mean()
-    )
+    return _unbiased_mmd2(k(x, x), k(y, y), k(x, y))
 
 
 def load_cleanfid_math():
