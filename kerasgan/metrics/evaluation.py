@@ -9,7 +9,8 @@ for the same network.
 
 :class:`Evaluator` holds the real (reference) side: its feature statistics
 are computed once, streamed, and cached on disk by (dataset, split,
-extractor, n) (:func:`kerasgan.metrics.reference_statistics`). Generated
+extractor, n), the extractor named with a digest of its weights
+(:func:`kerasgan.metrics.reference_statistics`). Generated
 images are streamed through the extractor in batches into a float64
 :class:`~kerasgan.metrics.StreamingMoments`, so FID over 50,000 samples never
 holds them; KID and PRDC keep the features (float32) of at most
@@ -179,10 +180,12 @@ class Evaluator:
 
         if self.cache and not self._user_real:
             n = len(self._real_images())
+            # The key names the weights too: statistics of a retrained extractor are not reused.
+            fingerprint = getattr(extractor, "fingerprint", None)
             stats, _, _ = reference_statistics(
                 f"{self.dataset}-{self.image_size or 'default'}px",
                 self.split,
-                extractor_name,
+                f"{extractor_name}-{fingerprint}" if fingerprint else extractor_name,
                 n,
                 compute,
                 self.cache_directory,

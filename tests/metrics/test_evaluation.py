@@ -89,6 +89,42 @@ def test_evaluator_equals_the_metric_functions(tmp_path):
     assert cached == [f"digits-16px__test__fid_pixels__n{len(real)}.npz"]
 
 
+def test_reference_cache_is_keyed_by_the_extractor_weights(tmp_path, monkeypatch):
+    """Retraining the network behind an extractor's name must not reuse stale statistics."""
+    import keras
+
+    inp = keras.Input((16, 16, 1))
+    feats = keras.layers.Dense(3, name="feat")(keras.layers.Flatten()(inp))
+    model = keras.Model(inp, keras.layers.Dense(2, name="logits")(feats))
+    ext = features.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
+    monkeypatch.setitem(features._REGISTRY, "fid_tiny", lambda **kw: ext)
+    first = ext.fingerprint
+    assert len(first) == 12 and first == ext.fingerprint  # computed once, stable
+
+    def reference():
+        ev = evaluation.Evaluator(
+            ["fid_tiny"], split="test", image_size=16, cache_directory=tmp_path
+        )
+        return ev.reference("fid_tiny")[0]
+
+    real, _ = images.digits(size=16, split="test")
+    old = reference()
+    np.testing.assert_allclose(old.mu, ext.features(real).mean(0), rtol=1e-9)
+    assert reference().mu.tolist() == old.mu.tolist()  # same weights: read back from the cache
+    model.get_layer("feat").kernel.assign(2.0 * model.get_layer("feat").kernel)
+    retrained = features.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
+    monkeypatch.setitem(features._REGISTRY, "fid_tiny", lambda **kw: retrained)
+    assert retrained.fingerprint != first
+    new = reference()
+    np.testing.assert_allclose(new.mu, retrained.features(real).mean(0), rtol=1e-9)
+    assert not np.allclose(new.mu, old.mu)
+    names = sorted(p.name for p in pathlib.Path(tmp_path).iterdir())
+    assert names == sorted(
+        f"digits-16px__test__fid_tiny-{fp}__n{len(real)}.npz"
+        for fp in (first, retrained.fingerprint)
+    )
+
+
 def test_evaluator_errors():
     with pytest.raises(ValueError, match="metrics"):
         evaluation.Evaluator([])
