@@ -160,7 +160,8 @@ def _add_export_parser(sub):
         help="write a SavedModel (TF Serving layout) from a .keras checkpoint",
         description="Loads a kerasgan model saved as .keras (e.g. runs/<name>/checkpoint.keras; "
         "safe_mode=True) and exports it to DIR/<version>/: GAN generators with serving_default / "
-        "sample / sample_seeded, flows with log_prob / sample / sample_seeded.",
+        "sample / sample_seeded, flows with log_prob / sample / sample_seeded, image-to-image "
+        "models (one [None, H, W, C] input and output) with translate.",
     )
     p.add_argument("model", help="the .keras file")
     p.add_argument("--to", required=True, help="model base directory, e.g. saved_models/my_gan")
@@ -184,10 +185,14 @@ def _export(args):
         elif hasattr(model, "generator") and hasattr(model, "latent_dim"):
             path = export_lib.export_generator(model, args.to, version=args.version)
             kind = "generator: serving_default (z), sample, sample_seeded"
+        elif export_lib.is_image_to_image(model):
+            path = export_lib.export_translator(model, args.to, version=args.version)
+            kind = "image-to-image: serving_default/translate (images)"
         else:
             raise ValueError(
-                "kerasgan export takes a GAN or a FlowModel. Received: a "
-                f"{type(model).__name__} from {args.model!r}"
+                "kerasgan export takes a GAN, a FlowModel or an image-to-image model "
+                f"(one [None, H, W, C] input and output). Received: a {type(model).__name__} "
+                f"from {args.model!r}"
             )
     except ValueError as e:
         return _error(e)

@@ -5,7 +5,9 @@
 ``samples``; a ``sample`` signature maps ``num_samples`` (int32 scalar) to
 ``samples`` (fresh noise on every call, in every process), and
 ``sample_seeded`` maps ``num_samples`` and ``seed`` (int64 scalar) to
-reproducible ``samples``.
+reproducible ``samples``. Flows export ``log_prob`` and ``sample``
+(:func:`export_flow`), image-to-image networks ``translate``
+(:func:`export_translator`).
 
 Example:
     >>> import kerasgan
@@ -25,7 +27,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-__all__ = ["export_flow", "export_generator", "version_dir"]
+__all__ = ["export_flow", "export_generator", "export_translator", "version_dir"]
 
 _NUM_SAMPLES = tf.TensorSpec([], tf.int32, name="num_samples")
 _SEED = tf.TensorSpec([], tf.int64, name="seed")
@@ -271,3 +273,79 @@ def export_flow(model, base_dir, version=None) -> str:
             "sample_seeded", lambda n, seed: sample(n, _seed_pair(seed)), [_NUM_SAMPLES, _SEED]
         )
     return _write_atomic(archive, base_dir, target)
+
+
+def export_translator(model, base_dir, version=None) -> str:
+    """Exports an image-to-image network as a SavedModel for TF Serving.
+
+    For a pix2pix generator, one direction of a CycleGAN, or any
+    ``keras.Model`` with one image input ``[None, H, W, C]`` (``H``/``W`` may be
+    ``None`` for a fully convolutional network) and one image output.
+
+    Signatures:
+        ``serving_default`` and ``translate``: ``images`` ``[None, H, W, C]``
+        (the model's dtype, channels-last, in the range the model was trained
+        on; ``[-1, 1]`` for kerasgan's image data) -> ``translated`` (the
+        model's output, ``training=False``).
+
+    Written to a temporary directory and renamed into place.
+
+    Args:
+        model: a built ``keras.Model`` mapping an image batch to an image batch.
+        base_dir: model directory; the export goes to ``base_dir/<version>``.
+        version: positive int; default: the next free version.
+
+    Returns:
+        The path of the written version directory.
+
+    Raises:
+        ValueError: if ``model`` is not a ``keras.Model`` with one rank-4 input
+            and a rank-4 output.
+
+    Example:
+        >>> inp = keras.Input((8, 8, 3))
+        >>> net = keras.Model(inp, keras.layers.Conv2D(3, 3, padding="same")(inp))
+        >>> path = export_translator(net, "/tmp/kerasgan_doc_translate", version=1)
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"export_translator expects a keras.Model. Received: {type(model).__name__}"
+        )
+    if not is_image_to_image(model):
+        raise ValueError(
+            "export_translator expects a built model with one image input and one image "
+            f"output, [None, H, W, C]. Received: inputs {_shapes(model, 'inputs')}, outputs "
+            f"{_shapes(model, 'outputs')}"
+        )
+    inputs = model.inputs
+    target = version_dir(base_dir, version)
+    spec = tf.TensorSpec(
+        [None, *inputs[0].shape[1:]], tf.as_dtype(model.compute_dtype), name="images"
+    )
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def translate(images):
+        return {"translated": model(images, training=False)}
+
+    for name in ("serving_default", "translate"):
+        archive.add_endpoint(name, translate, input_signature=[spec])
+    return _write_atomic(archive, base_dir, target)
+
+
+def _shapes(model, which):
+    try:
+        return [tuple(t.shape) for t in getattr(model, which) or []]
+    except (AttributeError, ValueError):  # a subclassed model that was never called
+        return None
+
+
+def is_image_to_image(model) -> bool:
+    """Whether ``model`` has one rank-4 input and one rank-4 output (what
+    :func:`export_translator` takes)."""
+    inputs, outputs = _shapes(model, "inputs"), _shapes(model, "outputs")
+    return (
+        bool(inputs and outputs)
+        and len(inputs) == len(outputs) == 1
+        and (len(inputs[0]) == len(outputs[0]) == 4)
+    )

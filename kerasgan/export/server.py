@@ -603,7 +603,9 @@ class ModelServer:
 
         ``sample`` with ``num_samples=4`` when the export has it, else zeros in
         the shape of ``serving_default``'s inputs (row format when every input
-        has a batch dimension).
+        has a batch dimension; an unknown size other than the batch is 16, which
+        a fully convolutional image-to-image network with up to four 2x
+        downsamplings takes).
 
         Returns:
             A JSON-ready request body.
@@ -617,7 +619,7 @@ class ModelServer:
         def zeros(spec, skip):
             dims = [] if spec.shape.rank is None else spec.shape.as_list()[skip:]
             return np.zeros(
-                [1 if d is None else d for d in dims], spec.dtype.as_numpy_dtype
+                [16 if d is None else d for d in dims], spec.dtype.as_numpy_dtype
             ).tolist()
 
         if all(spec.shape.rank for spec in sig.inputs.values()):
