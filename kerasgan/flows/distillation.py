@@ -10,13 +10,13 @@ from kerasgan import distribute
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
 from kerasgan.flows.flow_model import FlowModel
-from kerasgan.saving import SeedStateMixin
+from kerasgan.saving import OptimizerCompileMixin, SeedStateMixin
 
 __all__ = ["DensityDistiller"]
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
-class DensityDistiller(SeedStateMixin, keras.Model):
+class DensityDistiller(OptimizerCompileMixin, SeedStateMixin, keras.Model):
     """Trains ``student`` to match a frozen ``teacher`` by minimizing KL(student || teacher).
 
     The loss is the Monte Carlo estimate on the student's own samples::
@@ -210,12 +210,8 @@ class DensityDistiller(SeedStateMixin, keras.Model):
         """
         from kerasgan.models.gan import resolve_jit_compile
 
-        requested_jit = None if jit_compile in (None, "auto") else bool(jit_compile)
+        self._remember_compile_args(jit_compile, steps_per_execution)
         jit_compile = resolve_jit_compile(jit_compile, model=self.student)
-        self._compile_args = {
-            "jit_compile": requested_jit,
-            "steps_per_execution": int(steps_per_execution),
-        }
         super().compile(
             optimizer=optimizer,
             jit_compile=bool(jit_compile),
@@ -266,18 +262,6 @@ class DensityDistiller(SeedStateMixin, keras.Model):
             kwargs.setdefault("shuffle", False)
             return super().fit(x, steps_per_epoch=int(steps_per_epoch), **kwargs)
         return super().fit(x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch, **kwargs)
-
-    def get_compile_config(self):
-        # Keras skips compile() on load for a model with a custom compile unless these
-        # exist; with them a .keras file restores the optimizer and its moments.
-        if not getattr(self, "compiled", False):
-            return None
-        return {"optimizer": keras.optimizers.serialize(self.optimizer), **self._compile_args}
-
-    def compile_from_config(self, config):
-        config = dict(config)
-        config["optimizer"] = keras.optimizers.deserialize(config["optimizer"])
-        self.compile(**config)
 
     def get_config(self):
         config = super().get_config()

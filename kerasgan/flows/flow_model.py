@@ -11,7 +11,7 @@ from kerasgan import _data_checks, distribute
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
 from kerasgan.flows.layers import FlowLayer, initialize_layers, layer_bijector
-from kerasgan.saving import SeedStateMixin
+from kerasgan.saving import OptimizerCompileMixin, SeedStateMixin
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -27,7 +27,7 @@ def _finite_or_raise(name, value):
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
-class FlowModel(SeedStateMixin, keras.Model):
+class FlowModel(OptimizerCompileMixin, SeedStateMixin, keras.Model):
     """Normalizing flow: ``x = f(z)``, ``z ~ N(0, I)``, trained with ``fit`` by maximum likelihood.
 
     ``layers`` are listed from the data side to the noise side (the direction
@@ -296,12 +296,8 @@ class FlowModel(SeedStateMixin, keras.Model):
         kwargs.pop("loss", None)
         from kerasgan.models.gan import resolve_jit_compile
 
-        requested_jit = None if jit_compile in (None, "auto") else bool(jit_compile)
+        self._remember_compile_args(jit_compile, steps_per_execution)
         jit_compile = resolve_jit_compile(jit_compile, model=self)
-        self._compile_args = {
-            "jit_compile": requested_jit,
-            "steps_per_execution": int(steps_per_execution),
-        }
         self._flow_jit = bool(jit_compile)
         self._compiled = {}
         super().compile(
@@ -410,19 +406,6 @@ class FlowModel(SeedStateMixin, keras.Model):
         self.initialize(np.asarray(x)[:n])
 
     # --- serialization -----------------------------------------------------------
-
-    def get_compile_config(self):
-        if not getattr(self, "compiled", False):
-            return None
-        return {
-            "optimizer": keras.optimizers.serialize(self.optimizer),
-            **self._compile_args,
-        }
-
-    def compile_from_config(self, config):
-        config = dict(config)
-        config["optimizer"] = keras.optimizers.deserialize(config["optimizer"])
-        self.compile(**config)
 
     def get_config(self):
         config = super().get_config()
