@@ -27,6 +27,9 @@ setup(
         "numpy>=2.0,<2.4",
         "scipy",
         "matplotlib",
+        "starlette==1.10.*",
+        "uvicorn==0.54.*",
+        "httptools>=0.6",
     ],
     extras_require={
         # scikit-learn ships the offline 8x8 digits used by `kerasgan.data.images.digits`.
