@@ -16,10 +16,21 @@ import argparse
 import os
 import pathlib
 import runpy
+import shutil
 import signal
 import sys
+import tempfile
 
-__all__ = ["draw_samples", "find_recipe", "main", "recipe_dirs", "samples_png"]
+__all__ = [
+    "MAX_SAMPLES_NPY",
+    "MAX_SAMPLES_PNG",
+    "draw_samples",
+    "find_recipe",
+    "iter_samples",
+    "main",
+    "recipe_dirs",
+    "samples_png",
+]
 
 
 def recipe_dirs():
@@ -165,28 +176,53 @@ def _add_export_parser(sub):
     )
     p.add_argument("model", help="the .keras file")
     p.add_argument("--to", required=True, help="model base directory, e.g. saved_models/my_gan")
-    p.add_argument("--version", type=int, help="version number (default: the next free one)")
+    p.add_argument(
+        "--version",
+        type=int,
+        help="version number (default: the next free one, claimed atomically)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --version (atomically: readers see the old or the new one)",
+    )
 
 
 def _export(args):
-    import keras
-
-    import kerasgan  # noqa: F401  (registers the serializable classes)
-    from kerasgan import export as export_lib
-    from kerasgan.flows import FlowModel
-
     if not args.model.endswith(".keras") or not os.path.isfile(args.model):
         return _error(f"MODEL must be an existing .keras file. Received: {args.model!r}")
+    if args.version is not None and args.version < 1:
+        return _error(f"--version must be a positive int. Received: version={args.version}")
+    if os.path.exists(args.to) and not os.path.isdir(args.to):
+        return _error(f"--to must be a directory (it exists as a file). Received: --to {args.to!r}")
+    problem = _unwritable_dir(args.to)
+    if problem:
+        return _error(f"cannot write to --to {args.to!r}: {problem}")
+    if (
+        args.version is not None
+        and not args.force
+        and os.path.exists(os.path.join(args.to, str(args.version)))
+    ):
+        return _error(
+            f"version {args.version} already exists in {args.to}; pass --force to replace it "
+            f"(atomically) or omit --version for the next free one. Received: --version "
+            f"{args.version}"
+        )
+    from kerasgan import export as export_lib
+    from kerasgan import saving
+    from kerasgan.flows import FlowModel
+
     try:
-        model = keras.saving.load_model(args.model, safe_mode=True)
+        model = saving.load_model(args.model, safe_mode=True)
+        kwargs = {"version": args.version, "overwrite": args.force}
         if isinstance(model, FlowModel):
-            path = export_lib.export_flow(model, args.to, version=args.version)
+            path = export_lib.export_flow(model, args.to, **kwargs)
             kind = "flow: serving_default/log_prob, sample, sample_seeded"
         elif hasattr(model, "generator") and hasattr(model, "latent_dim"):
-            path = export_lib.export_generator(model, args.to, version=args.version)
+            path = export_lib.export_generator(model, args.to, **kwargs)
             kind = "generator: serving_default (z), sample, sample_seeded"
         elif export_lib.is_image_to_image(model):
-            path = export_lib.export_translator(model, args.to, version=args.version)
+            path = export_lib.export_translator(model, args.to, **kwargs)
             kind = "image-to-image: serving_default/translate (images)"
         else:
             raise ValueError(
@@ -194,10 +230,44 @@ def _export(args):
                 f"(one [None, H, W, C] input and output). Received: a {type(model).__name__} "
                 f"from {args.model!r}"
             )
-    except ValueError as e:
+    except (ValueError, FileExistsError) as e:
         return _error(e)
     print(f"SavedModel ({kind}): {path}")
     return 0
+
+
+def _unwritable_dir(path):
+    """Why files cannot be created in directory ``path``, or None.
+
+    Nothing is created: a file is made and removed in ``path`` or, when it does
+    not exist yet, in its nearest existing ancestor (which must be a directory).
+    """
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        return f"{probe} is a file, not a directory"
+    try:
+        fd, name = tempfile.mkstemp(prefix=".kerasgan-write-test-", dir=probe)
+        os.close(fd)
+        os.remove(name)
+    except OSError as e:
+        return f"{probe}: {e.strerror or e}"
+    return None
+
+
+def _check_output_file(path, flag):
+    """An error message if ``path`` (a file to write later) cannot be written, else None.
+
+    Checked before any work starts: a parent that is a file, an unwritable or
+    pseudo file system directory (``/proc``), an existing directory at ``path``.
+    """
+    if os.path.isdir(path):
+        return f"{flag} must be a file path, not a directory. Received: {flag} {path!r}"
+    problem = _unwritable_dir(os.path.dirname(os.path.abspath(path)) or ".")
+    if problem:
+        return f"cannot write {flag} {path!r}: {problem}"
+    return None
 
 
 def main(argv=None):
@@ -296,45 +366,120 @@ def _serve(args):
     return 0
 
 
+# Largest -n of `kerasgan sample`: .npy files are written chunk by chunk (memory stays
+# flat), .png holds one grid or scatter plot, which is unreadable long before this.
+MAX_SAMPLES_NPY = 100_000_000
+MAX_SAMPLES_PNG = 10_000
+# Rows per signature call: bounded memory per call and far below int32 num_samples.
+SAMPLE_CHUNK = 4096
+
+
 def _sample(args):
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in (".npy", ".png"):
         return _error(f"the output must end in .npy or .png. Received: -o {args.output!r}")
     if args.num_samples < 1:
         return _error(f"-n must be at least 1. Received: -n {args.num_samples}")
-    if args.seed is not None and args.seed < 0:
-        return _error(f"--seed must be >= 0. Received: --seed {args.seed}")
+    limit = MAX_SAMPLES_NPY if ext == ".npy" else MAX_SAMPLES_PNG
+    if args.num_samples > limit:
+        return _error(
+            f"-n is at most {limit:,} for {ext} output (.npy: {MAX_SAMPLES_NPY:,}, .png: "
+            f"{MAX_SAMPLES_PNG:,}). Received: -n {args.num_samples}"
+        )
+    if args.seed is not None and not 0 <= args.seed < 2**40:
+        return _error(f"--seed must be >= 0 and < 2**40. Received: --seed {args.seed}")
+    problem = _check_output_file(args.output, "-o")
+    if problem:
+        return _error(problem)
     import numpy as np
     import tensorflow as tf
 
     from kerasgan.export.server import resolve_export
 
+    tmp = None
     try:
         version, path = resolve_export(args.dir, args.version, allow_version_dir=True)
         loaded = tf.saved_model.load(path)
-        samples, how = draw_samples(loaded, args.num_samples, args.seed, args.signature)
+        chunks = iter_samples(loaded, args.num_samples, args.seed, args.signature)
+        first, how = next(chunks)
+        parent = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(parent, exist_ok=True)
         if ext == ".png":
+            samples = np.concatenate([first] + [c for c, _ in chunks])
             png, clipped = samples_png(samples, _pixel_range(loaded, args.range, samples))
+            shape = samples.shape
+            _write_file_atomic(args.output, png)
+        else:
+            shape = (args.num_samples, *first.shape[1:])
+            need = int(np.prod(shape, dtype=np.int64)) * first.dtype.itemsize
+            free = shutil.disk_usage(parent).free
+            if need > free:
+                raise ValueError(
+                    f"{args.num_samples:,} samples of shape {list(first.shape[1:])} "
+                    f"({first.dtype}) need {need / 2**30:.2f} GiB; {parent} has "
+                    f"{free / 2**30:.2f} GiB free. Received: -n {args.num_samples}"
+                )
+            # Written as the chunks come, under a temporary name renamed at the end: memory
+            # stays flat and a killed run leaves no truncated file at -o.
+            fd, tmp = tempfile.mkstemp(prefix=".kerasgan-sample-", suffix=".npy", dir=parent)
+            os.close(fd)
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=first.dtype, shape=shape)
+            row = 0
+            for chunk in _chain_first(first, chunks):
+                out[row : row + len(chunk)] = chunk
+                row += len(chunk)
+            out.flush()
+            del out
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, args.output)
+            tmp = None
+            clipped = 0.0
     except ValueError as e:
         return _error(e)
-    parent = os.path.dirname(os.path.abspath(args.output))
-    os.makedirs(parent, exist_ok=True)
-    if ext == ".npy":
-        np.save(args.output, samples)
-    else:
-        with open(args.output, "wb") as f:
-            f.write(png)
-        if clipped:
-            print(
-                f"note: {clipped:.2%} of the values were outside the pixel range (or not "
-                "finite) and were clipped; see --range",
-                file=sys.stderr,
-            )
-    print(f"Wrote {args.output}: {list(samples.shape)} samples from {path} ({how})")
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+    if ext == ".png" and clipped:
+        print(
+            f"note: {clipped:.2%} of the values were outside the pixel range (or not "
+            "finite) and were clipped; see --range",
+            file=sys.stderr,
+        )
+    print(f"Wrote {args.output}: {list(shape)} samples from {path} ({how})")
     return 0
 
 
+def _chain_first(first, chunks):
+    yield first
+    for chunk, _ in chunks:
+        yield chunk
+
+
+def _write_file_atomic(path, data):
+    parent = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".kerasgan-", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def _evaluate(args):
+    if args.num_samples < 2:
+        return _error(f"-n must be at least 2. Received: -n {args.num_samples}")
+    if args.batch_size < 1 or args.batch_size > SAMPLE_CHUNK:
+        return _error(
+            f"--batch-size must be in [1, {SAMPLE_CHUNK}]. Received: --batch-size {args.batch_size}"
+        )
+    if args.output:  # checked before the (long) evaluation runs
+        problem = _check_output_file(args.output, "--output")
+        if problem:
+            return _error(problem)
     import json
     import time
 
@@ -344,10 +489,6 @@ def _evaluate(args):
     from kerasgan.export.server import resolve_export
     from kerasgan.metrics.evaluation import Evaluator
 
-    if args.num_samples < 2:
-        return _error(f"-n must be at least 2. Received: -n {args.num_samples}")
-    if args.batch_size < 1:
-        return _error(f"--batch-size must be positive. Received: --batch-size {args.batch_size}")
     try:
         version, path = resolve_export(args.dir, args.version, allow_version_dir=True)
         loaded = tf.saved_model.load(path)
@@ -385,12 +526,11 @@ def _evaluate(args):
     print(text)
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+        _write_file_atomic(args.output, (text + "\n").encode())
     return 0
 
 
-def draw_samples(loaded, num_samples, seed=None, signature="sample"):
+def draw_samples(loaded, num_samples, seed=None, signature="sample", chunk=None):
     """Draws ``num_samples`` samples from a loaded kerasgan export.
 
     Without ``seed`` the ``signature`` (default ``sample``, taking only
@@ -402,11 +542,15 @@ def draw_samples(loaded, num_samples, seed=None, signature="sample"):
     drawing ``z ~ N(0, I)`` with ``numpy.random.default_rng(seed)`` and calling
     ``serving_default``; flows are refused.
 
+    The signature is called on chunks of at most ``chunk`` rows (default
+    :data:`SAMPLE_CHUNK`); see :func:`iter_samples`.
+
     Args:
         loaded: the result of ``tf.saved_model.load``.
         num_samples: positive int.
         seed: optional non-negative int.
         signature: the signature taking ``num_samples`` when ``seed`` is None.
+        chunk: rows per call (default :data:`SAMPLE_CHUNK`).
 
     Returns:
         ``(samples, description)``: a NumPy array ``[num_samples, ...]`` and a
@@ -428,8 +572,34 @@ def draw_samples(loaded, num_samples, seed=None, signature="sample"):
         ((4, 2), 'sample_seeded with seed 0')
     """
     import numpy as np
+
+    drawn = list(iter_samples(loaded, num_samples, seed, signature, chunk))
+    parts, how = [part for part, _ in drawn], drawn[-1][1]
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), how
+
+
+def iter_samples(loaded, num_samples, seed=None, signature="sample", chunk=None):
+    """Yields ``(samples, description)`` chunks of at most ``chunk`` rows, ``num_samples`` in all.
+
+    Seeded draws: chunk ``i`` calls ``sample_seeded`` with ``seed + i * (2**31 - 1)``,
+    which moves the second word of the stateless seed pair ``[seed mod (2**31 - 1),
+    seed // (2**31 - 1)]``: the first chunk equals a single call with ``seed`` and
+    the chunks' streams are distinct. The old-export fallback draws ``z`` from one
+    ``numpy.random.default_rng(seed)`` stream, so it does not depend on the chunk size.
+
+    Args:
+        loaded, num_samples, seed, signature: as in :func:`draw_samples`.
+        chunk: rows per call (default :data:`SAMPLE_CHUNK`).
+
+    Raises:
+        ValueError: as :func:`draw_samples`.
+    """
+    import numpy as np
     import tensorflow as tf
 
+    chunk = SAMPLE_CHUNK if chunk is None else int(chunk)
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive int. Received: chunk={chunk!r}")
     sigs = loaded.signatures
     if seed is not None:
         if signature != "sample":
@@ -439,24 +609,33 @@ def draw_samples(loaded, num_samples, seed=None, signature="sample"):
             )
         seeded = sigs.get("sample_seeded")
         if seeded is not None:
-            out = seeded(
-                num_samples=tf.constant(num_samples, tf.int32), seed=tf.constant(seed, tf.int64)
-            )
-            samples = out["samples"]
-            return np.asarray(samples), f"sample_seeded with seed {seed}"
-        fn = sigs.get("serving_default")
-        inputs = {} if fn is None else fn.structured_input_signature[1]
-        z = inputs.get("z")
-        if set(inputs) != {"z"} or z.shape.rank != 2 or z.shape[1] is None:
-            raise ValueError(
-                "--seed needs an export with a 'sample_seeded' signature (re-export with "
-                "this kerasgan version) or a GAN generator export, whose serving_default "
-                "takes the latent 'z'; drop --seed for this one. "
-                f"Received: serving_default inputs {sorted(inputs)}"
-            )
-        noise = np.random.default_rng(seed).standard_normal((num_samples, z.shape[1]))
-        out = fn(z=tf.constant(noise, dtype=z.dtype))
-        how = f"serving_default on z ~ N(0, I) drawn with seed {seed}"
+            how = f"sample_seeded with seed {seed}"
+
+            def call(n, i):
+                out = seeded(
+                    num_samples=tf.constant(n, tf.int32),
+                    seed=tf.constant(seed + i * (2**31 - 1), tf.int64),
+                )
+                return out["samples"]
+
+        else:
+            fn = sigs.get("serving_default")
+            inputs = {} if fn is None else fn.structured_input_signature[1]
+            z = inputs.get("z")
+            if set(inputs) != {"z"} or z.shape.rank != 2 or z.shape[1] is None:
+                raise ValueError(
+                    "--seed needs an export with a 'sample_seeded' signature (re-export with "
+                    "this kerasgan version) or a GAN generator export, whose serving_default "
+                    "takes the latent 'z'; drop --seed for this one. "
+                    f"Received: serving_default inputs {sorted(inputs)}"
+                )
+            rng = np.random.default_rng(seed)
+            how = f"serving_default on z ~ N(0, I) drawn with seed {seed}"
+
+            def call(n, i):
+                noise = rng.standard_normal((n, z.shape[1]))
+                return _samples_of(fn(z=tf.constant(noise, dtype=z.dtype)), "serving_default")
+
     else:
         fn = sigs.get(signature)
         if fn is None:
@@ -471,17 +650,26 @@ def draw_samples(loaded, num_samples, seed=None, signature="sample"):
                 "needs one taking only a scalar 'num_samples' (a conditional flow's 'sample' "
                 "takes 'context': call it through kerasgan serve or the SavedModel)"
             )
-        out = fn(num_samples=tf.constant(num_samples, dtype=inputs["num_samples"].dtype))
         how = f"signature {signature!r}"
+        dtype = inputs["num_samples"].dtype
+
+        def call(n, i):
+            return _samples_of(fn(num_samples=tf.constant(n, dtype=dtype)), signature)
+
+    done = i = 0
+    while done < num_samples:
+        n = min(chunk, num_samples - done)
+        yield np.asarray(call(n, i)), how
+        done += n
+        i += 1
+
+
+def _samples_of(out, signature):
     if "samples" in out:
-        samples = out["samples"]
-    elif len(out) == 1:
-        samples = next(iter(out.values()))
-    else:
-        raise ValueError(
-            f"Signature {signature!r} returns {sorted(out)}, none of them named 'samples'"
-        )
-    return np.asarray(samples), how
+        return out["samples"]
+    if len(out) == 1:
+        return next(iter(out.values()))
+    raise ValueError(f"Signature {signature!r} returns {sorted(out)}, none of them named 'samples'")
 
 
 def _pixel_range(loaded, choice, samples):

@@ -20,9 +20,13 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
+import zipfile
+
 import keras
 
-__all__ = ["OptimizerCompileMixin", "SeedStateMixin"]
+__all__ = ["OptimizerCompileMixin", "SeedStateMixin", "check_keras_file", "load_model"]
 
 _PREFIX = "seed_generator_"
 
@@ -74,3 +78,78 @@ class OptimizerCompileMixin:
         config = dict(config)
         config["optimizer"] = keras.optimizers.deserialize(config["optimizer"])
         self.compile(**config)
+
+
+def check_keras_file(path):
+    """Checks that ``path`` is a readable ``.keras`` archive with a parseable ``config.json``.
+
+    Keras reports a truncated or garbage file as "File not found ... ensure the
+    file is an accessible .keras zip file" although it exists, and a bad
+    ``config.json`` as a bare JSON error naming no file. This says which.
+
+    Args:
+        path: the file.
+
+    Raises:
+        ValueError: ``Not a valid .keras file: <path>: <reason>`` (missing, a
+            directory, not a zip archive, truncated, no ``config.json``, bad JSON).
+    """
+    path = os.fspath(path)
+
+    def bad(reason):
+        return ValueError(f"Not a valid .keras file: {path}: {reason}")
+
+    if not os.path.exists(path):
+        raise bad("no such file")
+    if os.path.isdir(path):
+        raise bad("it is a directory (a SavedModel? `kerasgan export` takes .keras files)")
+    if not path.endswith(".keras"):
+        raise bad("the name does not end in .keras")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                raise bad(f"the archive has no config.json (it holds {sorted(names)[:5]})")
+            broken = archive.testzip()
+            if broken is not None:
+                raise bad(f"member {broken!r} is corrupt (CRC mismatch)")
+            config = archive.read("config.json")
+    except zipfile.BadZipFile as e:
+        raise bad(f"not a zip archive or truncated ({e})") from None
+    except (OSError, EOFError) as e:
+        raise bad(f"cannot be read ({e})") from None
+    try:
+        parsed = json.loads(config)
+    except ValueError as e:
+        raise bad(f"config.json is not valid JSON ({e})") from None
+    if not isinstance(parsed, dict) or "class_name" not in parsed:
+        raise bad("config.json does not describe a Keras object (no 'class_name')")
+
+
+def load_model(path, safe_mode=True, compile=True):
+    """``keras.saving.load_model`` with clear errors for broken files.
+
+    (``import kerasgan`` registers kerasgan's classes with Keras.)
+
+    Args:
+        path: a ``.keras`` file.
+        safe_mode: refuse to deserialize Python lambdas (Keras's safe mode).
+        compile: restore the compile state (optimizers included).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: the file is not a valid ``.keras`` archive (which file, why),
+            or Keras could not rebuild the model from it (with Keras's reason).
+
+    Example:
+        >>> # model = kerasgan.saving.load_model("runs/gan_ring8/checkpoint.keras")
+    """
+    check_keras_file(path)
+    try:
+        return keras.saving.load_model(path, safe_mode=safe_mode, compile=compile)
+    except (TypeError, KeyError, json.JSONDecodeError, zipfile.BadZipFile, OSError) as e:
+        raise ValueError(
+            f"Not a valid .keras file: {os.fspath(path)}: {type(e).__name__}: {e}"
+        ) from e

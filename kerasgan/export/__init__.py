@@ -21,11 +21,11 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
+
+from kerasgan.export import publish as _publish
 
 __all__ = ["export_flow", "export_generator", "export_translator", "version_dir"]
 
@@ -74,7 +74,7 @@ def version_dir(base_dir, version=None) -> str:
     return os.path.join(base_dir, str(version))
 
 
-def export_generator(model, base_dir, version=None) -> str:
+def export_generator(model, base_dir, version=None, overwrite=True) -> str:
     """Exports a GAN's generator as a SavedModel for TF Serving.
 
     Signatures:
@@ -98,7 +98,11 @@ def export_generator(model, base_dir, version=None) -> str:
         model: a :class:`kerasgan.GAN` (anything with ``generator`` and
             ``latent_dim``, and ``num_classes`` for a conditional one).
         base_dir: model directory; the export goes to ``base_dir/<version>``.
-        version: positive int; default: the next free version.
+        version: positive int; default: the next free version (claimed under a
+            lock: concurrent exports get different versions).
+        overwrite: replace an existing ``base_dir/<version>`` (atomically: a reader
+            sees the complete old or the complete new version at every instant);
+            False raises ``FileExistsError`` instead.
 
     Returns:
         The path of the written version directory.
@@ -108,13 +112,13 @@ def export_generator(model, base_dir, version=None) -> str:
     """
     generator = model.generator
     latent_dim = int(model.latent_dim)
-    target = version_dir(base_dir, version)
+    _check_target(base_dir, version, overwrite)
     archive = keras.export.ExportArchive()
     archive.track(generator)
     num_classes = getattr(model, "num_classes", None)
     if num_classes:
         _conditional_generator_endpoints(archive, generator, latent_dim, int(num_classes))
-        return _write_atomic(archive, base_dir, target)
+        return _write_atomic(archive, base_dir, version, overwrite)
 
     # The first endpoint added becomes serving_default.
     def serve(z):
@@ -137,7 +141,7 @@ def export_generator(model, base_dir, version=None) -> str:
         lambda num_samples, seed: generate(num_samples, _seed_pair(seed)),
         [_NUM_SAMPLES, _SEED],
     )
-    return _write_atomic(archive, base_dir, target)
+    return _write_atomic(archive, base_dir, version, overwrite)
 
 
 def _conditional_generator_endpoints(archive, generator, latent_dim, num_classes):
@@ -174,21 +178,30 @@ def _conditional_generator_endpoints(archive, generator, latent_dim, num_classes
     )
 
 
-def _write_atomic(archive, base_dir, target):
-    os.makedirs(base_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=base_dir)
-    try:
-        archive.write_out(tmp, verbose=False)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+def _write_atomic(archive, base_dir, version, overwrite):
+    """Writes the archive and publishes it as ``base_dir/<version>`` (see
+    :mod:`kerasgan.export.publish`: atomic rename or exchange, versions claimed under a
+    lock, 0755/0644, leftovers of killed exports cleaned)."""
+    return _publish.publish(
+        lambda tmp: archive.write_out(tmp, verbose=False), base_dir, version, overwrite
+    )
 
 
-def export_flow(model, base_dir, version=None) -> str:
+def _check_target(base_dir, version, overwrite):
+    """Fails fast, before tracing anything, on a bad version or a taken one."""
+    version_dir(base_dir, version if version is not None else 1)
+    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
+        raise ValueError(
+            f"The export directory exists and is not a directory. Received: base_dir={base_dir!r}"
+        )
+    if version is not None and not overwrite and os.path.exists(os.path.join(base_dir, str(version))):
+        raise FileExistsError(
+            f"Version {version} already exists in {base_dir}; pass overwrite=True (CLI: --force) "
+            f"to replace it. Received: version={version}"
+        )
+
+
+def export_flow(model, base_dir, version=None, overwrite=True) -> str:
     """Exports a :class:`kerasgan.flows.FlowModel` as a SavedModel for TF Serving.
 
     Signatures (``D`` = the event shape, ``(D,)`` or ``(H, W, C)`` for images;
@@ -208,7 +221,11 @@ def export_flow(model, base_dir, version=None) -> str:
     Args:
         model: a built ``FlowModel``.
         base_dir: model directory; the export goes to ``base_dir/<version>``.
-        version: positive int; default: the next free version.
+        version: positive int; default: the next free version (claimed under a
+            lock: concurrent exports get different versions).
+        overwrite: replace an existing ``base_dir/<version>`` (atomically: a reader
+            sees the complete old or the complete new version at every instant);
+            False raises ``FileExistsError`` instead.
 
     Returns:
         The path of the written version directory.
@@ -224,7 +241,7 @@ def export_flow(model, base_dir, version=None) -> str:
         raise ValueError(
             f"export_flow expects a kerasgan.flows.FlowModel. Received: {type(model).__name__}"
         )
-    target = version_dir(base_dir, version)
+    _check_target(base_dir, version, overwrite)
     dtype = tf.as_dtype(model.compute_dtype)
     c = model.context_size
     archive = keras.export.ExportArchive()
@@ -244,7 +261,7 @@ def export_flow(model, base_dir, version=None) -> str:
         archive.add_endpoint(
             "sample_seeded", lambda n, seed: sample_only(n, _seed_pair(seed)), [_NUM_SAMPLES, _SEED]
         )
-        return _write_atomic(archive, base_dir, target)
+        return _write_atomic(archive, base_dir, version, overwrite)
     if c:
         ctx_spec = tf.TensorSpec([None, c], dtype, name="context")
 
@@ -272,10 +289,10 @@ def export_flow(model, base_dir, version=None) -> str:
         archive.add_endpoint(
             "sample_seeded", lambda n, seed: sample(n, _seed_pair(seed)), [_NUM_SAMPLES, _SEED]
         )
-    return _write_atomic(archive, base_dir, target)
+    return _write_atomic(archive, base_dir, version, overwrite)
 
 
-def export_translator(model, base_dir, version=None) -> str:
+def export_translator(model, base_dir, version=None, overwrite=True) -> str:
     """Exports an image-to-image network as a SavedModel for TF Serving.
 
     For a pix2pix generator, one direction of a CycleGAN, or any
@@ -293,7 +310,11 @@ def export_translator(model, base_dir, version=None) -> str:
     Args:
         model: a built ``keras.Model`` mapping an image batch to an image batch.
         base_dir: model directory; the export goes to ``base_dir/<version>``.
-        version: positive int; default: the next free version.
+        version: positive int; default: the next free version (claimed under a
+            lock: concurrent exports get different versions).
+        overwrite: replace an existing ``base_dir/<version>`` (atomically: a reader
+            sees the complete old or the complete new version at every instant);
+            False raises ``FileExistsError`` instead.
 
     Returns:
         The path of the written version directory.
@@ -318,7 +339,7 @@ def export_translator(model, base_dir, version=None) -> str:
             f"{_shapes(model, 'outputs')}"
         )
     inputs = model.inputs
-    target = version_dir(base_dir, version)
+    _check_target(base_dir, version, overwrite)
     spec = tf.TensorSpec(
         [None, *inputs[0].shape[1:]], tf.as_dtype(model.compute_dtype), name="images"
     )
@@ -330,7 +351,7 @@ def export_translator(model, base_dir, version=None) -> str:
 
     for name in ("serving_default", "translate"):
         archive.add_endpoint(name, translate, input_signature=[spec])
-    return _write_atomic(archive, base_dir, target)
+    return _write_atomic(archive, base_dir, version, overwrite)
 
 
 def _shapes(model, which):
