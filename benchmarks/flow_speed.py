@@ -1,7 +1,8 @@
 """Flow speed: kerasgan MAF against PyTorch zuko, and the distilled IAF's sampling speed-up.
 
-One process, 2 threads each, same architecture (5 MAF transforms, MADE 2 x 256
-hidden units, ReLU, alternating orders), batch 512, Adam(1e-3):
+One process, the same threads on both sides (``--threads``, see below), same
+architecture (5 MAF transforms, MADE 2 x 256 hidden units, ReLU, alternating
+orders), batch 512, Adam(1e-3):
 
 1. training steps/s of ``FlowModel.fit`` (library default: XLA on one device)
    against a zuko ``MAF`` training loop, at D = 8 and D = 64;
@@ -10,12 +11,25 @@ hidden units, ReLU, alternating orders), batch 512, Adam(1e-3):
 3. sampling 10,000 points from an IAF student against its MAF teacher (same
    sizes) at D = 8, 64, 256: the student needs one pass, the teacher D.
 
+Before timing, every D's two flows are checked to be the same size: the number
+of trainable parameters (dense MADE kernels and biases, masked-out entries
+included, as both libraries store them) and the number of active connections
+(mask entries equal to 1: both assign hidden-unit degrees cyclically) must be
+equal on both sides, else the script exits with status 1.
+
 Ours is timed inside ``fit`` with a batch-end clock after a warm-up ``fit``
-(compilation excluded); zuko after warm-up steps. Medians over windows;
-windows during which other processes used >= 10% of the CPU are flagged.
+(compilation excluded); zuko after warm-up steps, once before and once after
+ours. Medians over windows; windows during which other processes used >= 10% of
+the CPU are left out of the median (and flagged) when enough clean ones remain.
+
+Threads: ``--threads N`` (default 2) sets TensorFlow's intra-op pool and
+``torch.set_num_threads`` to N, ``--inter-op M`` (default 1) TensorFlow's inter-op
+pool and ``torch.set_num_interop_threads`` to M, before either runtime starts (see
+``gan_step.py`` for why M = 1). They are printed and stored in every raw record.
 
 Usage:
     python benchmarks/flow_speed.py [--quick] [--dims 8,64] [--sample-dims 8,64,256]
+        [--threads N] [--inter-op M] [--results benchmarks/results/flow_speed.jsonl]
 """
 
 from __future__ import annotations
@@ -30,6 +44,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+
+def _parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="smoke run (< 2 min)")
+    p.add_argument("--dims", default="8,64")
+    p.add_argument("--sample-dims", default="8,64,256")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--windows", type=int, default=5)
+    p.add_argument("--n-samples", type=int, default=10_000)
+    p.add_argument("--threads", type=int, default=2, help="TF intra-op = torch threads")
+    p.add_argument("--inter-op", type=int, default=1, help="TF inter-op = torch inter-op")
+    p.add_argument("--idle-wait", type=float, default=300, help="seconds to wait for idle CPU")
+    p.add_argument("--results", default=None, help="append one JSON record per row to this file")
+    args = p.parse_args(argv)
+    for name in ("threads", "inter_op"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1. Received: {getattr(args, name)}")
+    return args
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+
+import gan_step  # noqa: E402  (imports TensorFlow and torch without starting them)
+
+if ARGS is not None:
+    gan_step.set_threads(ARGS.threads, ARGS.inter_op)
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -37,7 +78,9 @@ import torch  # noqa: E402
 import zuko  # noqa: E402
 from gan_step import BatchEndClock, IdleWaiter, _cpu_sample, foreign_share, summarize  # noqa: E402
 
+import kerasgan  # noqa: E402
 from kerasgan import flows  # noqa: E402
+from kerasgan.flows.conditioners import MaskedDense  # noqa: E402
 
 HIDDEN = (256, 256)
 TRANSFORMS = 5
@@ -58,6 +101,52 @@ def data(d, n=BATCH * 32, seed=0):
     return (rng.normal(size=(n, d)) @ a + 0.5).astype("float32")
 
 
+def zuko_flow(d):
+    torch.manual_seed(0)
+    return zuko.flows.MAF(d, transforms=TRANSFORMS, hidden_features=HIDDEN)
+
+
+def sizes(d):
+    """Trainable parameters and active (unmasked) connections of both sides' flows at D = d.
+
+    Returns:
+        dict with ``params_ours``, ``params_zuko``, ``params_iaf``, ``active_ours``,
+        ``active_zuko``, ``active_iaf`` and ``failures`` (list of messages).
+    """
+    out = {}
+    for key, model in (("ours", ours(d)), ("iaf", ours(d, inverse=True))):
+        out[f"params_{key}"] = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+        out[f"active_{key}"] = sum(
+            int(layer.mask.sum()) + int(np.prod(layer.bias.shape))
+            for layer in model._flatten_layers()
+            if isinstance(layer, MaskedDense)
+        )
+    flow = zuko_flow(d)
+    out["params_zuko"] = sum(p.numel() for p in flow.parameters() if p.requires_grad)
+    masks = [b for name, b in flow.named_buffers() if name.endswith(".mask")]
+    biases = [p for name, p in flow.named_parameters() if name.endswith(".bias")]
+    out["active_zuko"] = int(sum(int(m.sum()) for m in masks) + sum(b.numel() for b in biases))
+    failures = []
+    for kind in ("params", "active"):
+        for other in ("zuko", "iaf"):
+            if out[f"{kind}_ours"] != out[f"{kind}_{other}"]:
+                failures.append(
+                    f"D={d}: {kind} ours (MAF) {out[f'{kind}_ours']} != {other} "
+                    f"{out[f'{kind}_{other}']}"
+                )
+    out["failures"] = failures
+    return out
+
+
+def _windows(marks, window, count, offset=0):
+    """[(steps/s, other processes' CPU share)] of ``count`` windows from step-indexed samples."""
+    w = []
+    for k in range(count):
+        s0, s1 = marks[offset + k * window], marks[offset + (k + 1) * window]
+        w.append((window / (s1[2] - s0[2]), foreign_share(s0, s1)))
+    return w
+
+
 def time_ours_training(d, steps, windows, wait):
     keras.utils.set_random_seed(0)
     model = ours(d)
@@ -69,20 +158,9 @@ def time_ours_training(d, steps, windows, wait):
     window = max(steps // windows, 1)
     wait()
     model.fit(ds, steps_per_epoch=1 + window * windows, epochs=1, verbose=0, callbacks=[clock])
-    m = clock.marks
-    w = [
-        (
-            window / (m[1 + (k + 1) * window][2] - m[1 + k * window][2]),
-            foreign_share(m[1 + k * window], m[1 + (k + 1) * window]),
-        )
-        for k in range(windows)
-    ]
-    return summarize(w)[0], bool(model.jit_compile)
-
-
-def zuko_flow(d):
-    torch.manual_seed(0)
-    return zuko.flows.MAF(d, transforms=TRANSFORMS, hidden_features=HIDDEN)
+    w = _windows(clock.marks, window, windows, offset=1)
+    rate, clean = summarize(w)
+    return {"rate": rate, "clean": clean, "windows": w, "jit_compile": bool(model.jit_compile)}
 
 
 def time_zuko_training(d, steps, windows, wait):
@@ -105,14 +183,14 @@ def time_zuko_training(d, steps, windows, wait):
         step()
     window = max(steps // windows, 1)
     wait()
-    w = []
-    for _ in range(windows):
-        s0 = _cpu_sample()
+    samples = {0: _cpu_sample()}
+    for k in range(windows):
         for _ in range(window):
             step()
-        s1 = _cpu_sample()
-        w.append((window / (s1[2] - s0[2]), foreign_share(s0, s1)))
-    return summarize(w)[0]
+        samples[(k + 1) * window] = _cpu_sample()
+    w = _windows(samples, window, windows)
+    rate, clean = summarize(w)
+    return {"rate": rate, "clean": clean, "windows": w}
 
 
 def sampler(model, n):
@@ -127,60 +205,141 @@ def zuko_sampler(flow, n):
     return fn
 
 
-def best_time(fn, repeats):
-    fn()  # warm-up / trace
-    times = []
+def median_time(fn, repeats, wait):
+    """Median wall time of ``repeats`` calls after one warm-up (trace) call."""
+    fn()
+    wait()
+    times, shares = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        s0 = _cpu_sample()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        s1 = _cpu_sample()
+        times.append(s1[2] - s0[2])
+        shares.append(foreign_share(s0, s1))
+    return {"seconds": statistics.median(times), "times": times, "other_cpu": shares}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run (< 2 min)")
-    p.add_argument("--dims", default="8,64")
-    p.add_argument("--sample-dims", default="8,64,256")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--windows", type=int, default=5)
-    p.add_argument("--n-samples", type=int, default=10_000)
-    args = p.parse_args(argv)
-    torch.set_num_threads(2)
+def main(args):
     steps, repeats = (40, 2) if args.quick else (args.steps, 5)
-    wait = (lambda: None) if args.quick else IdleWaiter(300)
+    wait = (lambda: None) if args.quick or not args.idle_wait else IdleWaiter(args.idle_wait)
+    threads = gan_step.thread_settings()
+    machine = gan_step.machine_info()
+    versions = {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "torch": torch.__version__,
+        "zuko": zuko.__version__,
+        "kerasgan": kerasgan.__version__,
+    }
     print(
-        f"tensorflow {tf.__version__} | keras {keras.__version__} | torch {torch.__version__} | "
-        f"zuko {zuko.__version__} | MAF {TRANSFORMS} x MADE{list(HIDDEN)}, batch {BATCH}"
+        " | ".join(f"{k} {v}" for k, v in versions.items())
+        + f" | MAF {TRANSFORMS} x MADE{list(HIDDEN)}, batch {BATCH}"
     )
-    rows = []
-    for d in [int(v) for v in args.dims.split(",")]:
-        z = time_zuko_training(d, steps, args.windows, wait)
-        o, jit = time_ours_training(d, steps, args.windows, wait)
-        z2 = time_zuko_training(d, steps, args.windows, wait)
-        zt = statistics.median([z, z2])
-        rows.append((f"MAF training, D={d} (steps/s)", o, zt, o / zt, f"XLA={jit}"))
-        print(rows[-1])
-        n = args.n_samples
-        t_ours = best_time(sampler(ours(d), n), repeats)
-        t_zuko = best_time(zuko_sampler(zuko_flow(d), n), repeats)
-        rows.append((f"MAF sampling {n}, D={d} (s)", t_ours, t_zuko, t_zuko / t_ours, ""))
-        print(rows[-1])
-    for d in [int(v) for v in args.sample_dims.split(",")]:
-        n = args.n_samples
-        t_t = best_time(sampler(ours(d), n), repeats)
-        t_s = best_time(sampler(ours(d, inverse=True), n), repeats)
-        rows.append(
-            (f"IAF student vs MAF teacher sampling {n}, D={d} (s)", t_s, t_t, t_t / t_s, "")
+    print(
+        f"CPU: {machine['cpu']}, {machine['cores']} cores, load average "
+        f"{machine['loadavg_1_5_15']} | threads: TF intra-op {threads['tf_intra_op']}, "
+        f"inter-op {threads['tf_inter_op']}; torch {threads['torch_threads']}, inter-op "
+        f"{threads['torch_interop_threads']}"
+    )
+    base = {
+        "bench": "flow_speed",
+        "command": gan_step.command_line(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "threads": threads,
+        "machine": machine,
+        "versions": versions,
+        "source": gan_step.source_state(),
+        "quick": bool(args.quick),
+    }
+    dims = [int(v) for v in args.dims.split(",") if v]
+    sample_dims = [int(v) for v in args.sample_dims.split(",") if v]
+    checked = {}
+    for d in sorted(set(dims + sample_dims)):
+        checked[d] = sizes(d)
+        c = checked[d]
+        print(
+            f"D={d}: trainable parameters ours {c['params_ours']}, zuko {c['params_zuko']}, "
+            f"IAF {c['params_iaf']}; active connections ours {c['active_ours']}, zuko "
+            f"{c['active_zuko']}, IAF {c['active_iaf']}"
+            + ("" if not c["failures"] else "  MISMATCH: " + "; ".join(c["failures"]))
         )
-        print(rows[-1])
+    if any(c["failures"] for c in checked.values()):
+        print("the two sides' flows differ in size: not timing them", file=sys.stderr)
+        sys.exit(1)
+
+    rows, records = [], []
+
+    def add(name, a, b, ratio, note, record):
+        rows.append((name, a, b, ratio, note))
+        print(rows[-1], flush=True)
+        records.append(dict(base, measurement=name, ours=a, peer=b, ratio=ratio, **record))
+
+    n = args.n_samples
+    for d in dims:
+        z = time_zuko_training(d, steps, args.windows, wait)
+        o = time_ours_training(d, steps, args.windows, wait)
+        z2 = time_zuko_training(d, steps, args.windows, wait)
+        zt = statistics.median([z["rate"], z2["rate"]])
+        other = max(f for r in (z, o, z2) for _, f in r["windows"])
+        add(
+            f"MAF training, D={d} (steps/s)",
+            o["rate"],
+            zt,
+            o["rate"] / zt,
+            f"XLA={o['jit_compile']}, max other CPU {other:.0%}",
+            {
+                "kind": "training",
+                "d": d,
+                "details": {"ours": o, "zuko": [z, z2]},
+                "max_other_cpu": other,
+                "sizes": checked[d],
+            },
+        )
+        t_ours = median_time(sampler(ours(d), n), repeats, wait)
+        t_zuko = median_time(zuko_sampler(zuko_flow(d), n), repeats, wait)
+        other = max(t_ours["other_cpu"] + t_zuko["other_cpu"])
+        add(
+            f"MAF sampling {n}, D={d} (s)",
+            t_ours["seconds"],
+            t_zuko["seconds"],
+            t_zuko["seconds"] / t_ours["seconds"],
+            f"max other CPU {other:.0%}",
+            {
+                "kind": "sampling",
+                "d": d,
+                "details": {"ours": t_ours, "zuko": t_zuko},
+                "max_other_cpu": other,
+                "sizes": checked[d],
+            },
+        )
+    for d in sample_dims:
+        t_t = median_time(sampler(ours(d), n), repeats, wait)
+        t_s = median_time(sampler(ours(d, inverse=True), n), repeats, wait)
+        other = max(t_t["other_cpu"] + t_s["other_cpu"])
+        add(
+            f"IAF student vs MAF teacher sampling {n}, D={d} (s)",
+            t_s["seconds"],
+            t_t["seconds"],
+            t_t["seconds"] / t_s["seconds"],
+            f"max other CPU {other:.0%}",
+            {
+                "kind": "distilled_sampling",
+                "d": d,
+                "details": {"student": t_s, "teacher": t_t},
+                "max_other_cpu": other,
+                "sizes": checked[d],
+            },
+        )
     print(
         "\n| measurement | ours / student | peer (zuko) / teacher | ratio (>1: ours faster) | note |"
     )
     print("|---|---|---|---|---|")
     for name, a, b, r, note in rows:
         print(f"| {name} | {a:.4g} | {b:.4g} | {r:.2f} | {note} |")
+    if args.results:
+        gan_step.append_records(args.results, records)
+        print(f"\nappended {len(records)} records to {args.results}")
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -28,15 +28,28 @@ steps_per_execution 1/10/50, plus knobs patched in this process only
 (``_preserve`` of BN statistics removed, the NaN-check map removed) and
 Keras's ``unrolled_steps_per_execution`` and numpy input.
 
+Threads: ``--threads N`` (default 2) gives both sides N compute threads and
+``--inter-op M`` (default 1) M op-scheduling threads, set before either runtime
+starts: TensorFlow intra-op = N, inter-op = M; ``torch.set_num_threads(N)``,
+``torch.set_num_interop_threads(M)``. M = 1 by default because eager PyTorch runs
+one op at a time (its inter-op pool only serves ``torch.jit`` forks), so TF with
+more than one inter-op thread could overlap kernels the peer cannot; with M = 1
+both sides run one kernel at a time on N threads. The values in effect are
+printed in the header and stored in every raw record (``--results``).
+
 Usage:
     python benchmarks/gan_step.py [--case dcgan|wgan_gp|all] [--steps N] [--quick]
-        [--configs NAME,NAME,...] [--check]
+        [--configs NAME,NAME,...] [--threads N] [--inter-op M] [--check | --check-only]
+        [--results benchmarks/results/gan_step.jsonl]
 
-``--quick`` is a smoke run (< 60 s). ``--check`` also verifies, by copying
-kerasgan's weights into the torch peer, that both networks compute the same
-function. Thread settings (``--tf-intra``/``--tf-inter``) and environment
-variables such as ``TF_ENABLE_ONEDNN_OPTS`` must be set before TensorFlow
-starts, so they are per invocation.
+``--quick`` is a smoke run (< 60 s). ``--check`` first verifies the math (exit
+status 1 on a mismatch, before any timing): kerasgan's weights are copied into
+the torch peer, then G and D outputs (inference and training mode), the D and G
+loss values on the same real batch, latents and (WGAN-GP) interpolation weights,
+and every weight and batch-norm statistic after exactly one Adam update of each
+player are compared against stated tolerances. Environment variables such as
+``TF_ENABLE_ONEDNN_OPTS`` must be set before TensorFlow starts, so they are per
+invocation.
 
 Torch is used only by this benchmark (``benchmarks/requirements.txt``).
 """
@@ -45,8 +58,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import shlex
 import statistics
+import subprocess
 import sys
 import time
 
@@ -72,13 +88,28 @@ def _parse_args(argv=None):
         "'all' adds the exploratory ones",
     )
     p.add_argument("--windows", type=int, default=5, help="timing windows per configuration")
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    p.add_argument("--tf-intra", type=int, default=None, help="TF intra-op threads (0 = auto)")
-    p.add_argument("--tf-inter", type=int, default=None, help="TF inter-op threads (0 = auto)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="compute threads on both sides: TF intra-op and torch.set_num_threads (default 2)",
+    )
+    p.add_argument(
+        "--inter-op",
+        type=int,
+        default=1,
+        help="op-scheduling threads on both sides: TF inter-op and "
+        "torch.set_num_interop_threads (default 1; see the module docstring)",
+    )
+    p.add_argument("--results", default=None, help="append one JSON record per row to this file")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
     p.add_argument(
-        "--check", action="store_true", help="verify the peers compute the same function"
+        "--check",
+        action="store_true",
+        help="verify outputs, losses and one optimizer update of each player first "
+        "(exit status 1 on a mismatch)",
     )
+    p.add_argument("--check-only", action="store_true", help="--check, then stop (no timing)")
     p.add_argument(
         "--idle-wait",
         type=float,
@@ -86,23 +117,51 @@ def _parse_args(argv=None):
         help="total seconds the run may spend waiting (up to 30 s before each measurement) "
         "for other processes to go quiet (0: never wait; --quick never waits)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name in ("threads", "inter_op"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1. Received: {getattr(args, name)}")
+    return args
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402
+
+
+def set_threads(threads, inter_op):
+    """The same thread counts on both sides; call before either runtime starts.
+
+    TensorFlow: intra-op = ``threads``, inter-op = ``inter_op``; torch:
+    ``set_num_threads(threads)``, ``set_num_interop_threads(inter_op)``.
+
+    Returns:
+        dict of the four values read back from the runtimes.
+    """
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(inter_op)
+    return thread_settings()
+
+
+def thread_settings():
+    """The thread counts in effect (0 in TF means one per core)."""
+    return {
+        "tf_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tf_inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+    }
+
 
 if ARGS is not None:
-    # Must happen before TensorFlow initializes its runtime.
-    if ARGS.tf_intra is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(ARGS.tf_intra)
-    if ARGS.tf_inter is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(ARGS.tf_inter)
+    # Must happen before TensorFlow initializes its runtime (Keras's import included).
+    set_threads(ARGS.threads, ARGS.inter_op)
 
 import keras  # noqa: E402
-import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -239,23 +298,40 @@ def _keep_buffers(module):
                 b.copy_(s)
 
 
-class TorchGAN:
-    """Eager PyTorch version of kerasgan's ``GAN.train_step`` for both cases."""
+def keras_first_step_eps(epsilon, beta_2):
+    """torch Adam epsilon giving Keras's (and TF's fused kernel's) first update exactly.
 
-    def __init__(self, case, data, preserve_bn=True):
+    Keras: ``w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``; torch:
+    ``w -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps')``. They agree at
+    step t when ``eps' = eps / sqrt(1 - b2^t)``; the peer uses t = 1 (later steps
+    differ only in epsilon's weight, which does not change the work done).
+    """
+    return epsilon / (1.0 - beta_2) ** 0.5
+
+
+class TorchGAN:
+    """Eager PyTorch version of kerasgan's ``GAN.train_step`` for both cases.
+
+    ``g`` and ``d`` default to freshly initialized networks; ``--check`` passes
+    networks holding kerasgan's weights.
+    """
+
+    def __init__(self, case, data, preserve_bn=True, g=None, d=None):
         self.case = case
         self.preserve_bn = preserve_bn
         if case == "dcgan":
             self.g, self.d = TorchDCGANGenerator(), TorchDCGANDiscriminator()
             self.latent_dim, self.batch, self.d_steps = 100, DCGAN_BATCH, 1
-            # Keras Adam's epsilon is 1e-7.
-            kw = dict(lr=2e-4, betas=(0.5, 0.999), eps=1e-7)
+            # Keras Adam's epsilon is 1e-7 (added before v's bias correction).
+            kw = dict(lr=2e-4, betas=(0.5, 0.999), eps=keras_first_step_eps(1e-7, 0.999))
             # NHWC -> NCHW once, outside timing (the peer's natural layout).
             data = np.ascontiguousarray(data.transpose(0, 3, 1, 2))
         else:
             self.g, self.d = torch_wgan_models()
             self.latent_dim, self.batch, self.d_steps = 2, WGAN_BATCH, 5
-            kw = dict(lr=1e-4, betas=(0.0, 0.9), eps=1e-7)
+            kw = dict(lr=1e-4, betas=(0.0, 0.9), eps=keras_first_step_eps(1e-7, 0.9))
+        if g is not None:
+            self.g, self.d = g, d
         self.g.train()
         self.d.train()
         self.g_opt = torch.optim.Adam(self.g.parameters(), **kw)
@@ -267,12 +343,11 @@ class TorchGAN:
     def _maybe_keep(self, module):
         return _keep_buffers(module) if self.preserve_bn else contextlib.nullcontext()
 
-    def d_loss(self, real, fake):
+    def d_loss(self, real, fake, alpha=None):
         real_logits = self.d(real).squeeze(1)
         fake_logits = self.d(fake).squeeze(1)
         if self.case == "dcgan":
             return (F.softplus(-real_logits) + F.softplus(fake_logits)).mean()
-        alpha = torch.rand(real.shape[0], 1)
         x_hat = (alpha * real + (1.0 - alpha) * fake).requires_grad_(True)
         scores = self.d(x_hat).sum()
         (grads,) = torch.autograd.grad(scores, x_hat, create_graph=True)
@@ -286,19 +361,18 @@ class TorchGAN:
             return F.softplus(-fake_logits).mean()
         return (-fake_logits).mean()
 
-    def train_step(self):
-        b = self.i % self.n_batches
-        self.i += 1
-        real = self.data[b * self.batch : (b + 1) * self.batch]
-        for _ in range(self.d_steps):
-            z = torch.randn(self.batch, self.latent_dim)
-            with torch.no_grad(), self._maybe_keep(self.g):
-                fake = self.g(z)
-            loss = self.d_loss(real, fake)
-            self.d_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.d_opt.step()
-        z = torch.randn(self.batch, self.latent_dim)
+    def d_step(self, real, z, alpha=None):
+        """One discriminator update on ``real`` with latents ``z`` (and WGAN-GP ``alpha``)."""
+        with torch.no_grad(), self._maybe_keep(self.g):
+            fake = self.g(z)
+        loss = self.d_loss(real, fake, alpha)
+        self.d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_opt.step()
+        return loss
+
+    def g_step(self, z):
+        """One generator update through the (unchanged) discriminator."""
         # D's running statistics are restored after the backward pass (autograd saved
         # them for it; kerasgan restores them inside its tape, which is equivalent).
         with _frozen(self.d), self._maybe_keep(self.d):
@@ -308,6 +382,16 @@ class TorchGAN:
             loss.backward()
         self.g_opt.step()
         return loss
+
+    def train_step(self):
+        b = self.i % self.n_batches
+        self.i += 1
+        real = self.data[b * self.batch : (b + 1) * self.batch]
+        for _ in range(self.d_steps):
+            z = torch.randn(self.batch, self.latent_dim)
+            alpha = torch.rand(self.batch, 1) if self.case == "wgan_gp" else None
+            self.d_step(real, z, alpha)
+        return self.g_step(torch.randn(self.batch, self.latent_dim))
 
 
 # --------------------------------------------------------------------------------------
@@ -425,7 +509,7 @@ def no_preserve():
 def no_finite_check():
     """Skips GAN.fit's per-batch NaN/Inf check map on datasets (in this process only)."""
 
-    def unchecked(dataset, first_only=True):
+    def unchecked(dataset, *args, **kwargs):
         return dataset
 
     original = _data_checks.checked
@@ -629,51 +713,145 @@ def _copy_conv(t_conv, k_conv):
         t_conv.bias.data = torch.from_numpy(k_conv.bias.numpy())
 
 
-def check_equivalence(case):
-    """Max abs difference of G and D outputs (train and inference mode) with shared weights."""
-    keras.utils.set_random_seed(1)
-    model = build_ours(case)
-    kg, kd = model.generator, model.discriminator
+def copy_to_torch(case, kg, kd):
+    """Fresh torch networks holding the Keras generator's and discriminator's current values."""
     if case == "dcgan":
         tg, td = TorchDCGANGenerator(), TorchDCGANDiscriminator()
-        # Keras reshapes the projection to [7, 7, 128] (HWC); torch views it as [128, 7, 7].
-        hwc = np.arange(7 * 7 * 128).reshape(7, 7, 128)
-        chw_from_hwc = hwc.transpose(2, 0, 1).reshape(-1)
-        _copy_dense(tg.project, kg.get_layer("project"), out_perm=chw_from_hwc)
-        _copy_bn(tg.bn_project, kg.get_layer("bn_project"), perm=chw_from_hwc)
+        _copy_dense(tg.project, kg.get_layer("project"), out_perm=CHW_FROM_HWC)
+        _copy_bn(tg.bn_project, kg.get_layer("bn_project"), perm=CHW_FROM_HWC)
         _copy_conv(tg.deconv_0, kg.get_layer("deconv_0"))
         _copy_bn(tg.bn_0, kg.get_layer("bn_0"))
         _copy_conv(tg.deconv_out, kg.get_layer("deconv_out"))
         _copy_conv(td.conv_0, kd.get_layer("conv_0"))
         _copy_conv(td.conv_1, kd.get_layer("conv_1"))
         _copy_bn(td.bn_1, kd.get_layer("bn_1"))
-        _copy_dense(td.logits, kd.get_layer("logits"), in_perm=chw_from_hwc)
-        z = np.random.default_rng(0).standard_normal((DCGAN_BATCH, 100)).astype("float32")
-        to_torch_img = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))  # noqa: E731
-        from_torch_img = lambda t: t.detach().numpy().transpose(0, 2, 3, 1)  # noqa: E731
+        _copy_dense(td.logits, kd.get_layer("logits"), in_perm=CHW_FROM_HWC)
+        return tg, td
+    tg, td = torch_wgan_models()
+    for t_seq, k_model in ((tg, kg), (td, kd)):
+        k_dense = [lyr for lyr in k_model.layers if isinstance(lyr, keras.layers.Dense)]
+        t_lin = [m for m in t_seq if isinstance(m, nn.Linear)]
+        if len(k_dense) != len(t_lin):
+            raise RuntimeError(f"{len(k_dense)} Keras Dense layers against {len(t_lin)} torch ones")
+        for t, k in zip(t_lin, k_dense):
+            _copy_dense(t, k)
+    return tg, td
+
+
+# Keras reshapes the DCGAN projection to [7, 7, 128] (HWC); torch views it as [128, 7, 7].
+CHW_FROM_HWC = np.arange(7 * 7 * 128).reshape(7, 7, 128).transpose(2, 0, 1).reshape(-1)
+
+# Tolerances of --check (float32 on both sides, different summation orders and kernels):
+# - outputs: max |keras - torch| of G's images (in [-1, 1]) and D's logits;
+# - loss: |keras - torch| / max(1, |keras|) of the D and G loss on one batch;
+# - weights: after one Adam update of each player, |keras - torch| per weight must stay
+#   within weights_in_lr x lr (Adam's first step moves a weight by lr g / (|g| + eps),
+#   about lr, so this catches any disagreement in the update) plus what a gradient error
+#   of grad_noise x the tensor's largest |g| explains where that step is ill-conditioned:
+#   its slope lr eps / (|g| + eps)^2 is up to lr / eps ~ 60 per unit of gradient for the
+#   near-zero gradients (|g| ~ eps = 3e-6) that float32 rounding leaves to chance;
+# - stats: max |keras - torch| of batch-norm moving statistics after the two updates, the
+#   torch ones converted to Keras's convention (biased batch variance in the moving
+#   average; torch uses the unbiased one: n / (n - 1), n = batch x height x width).
+CHECK_TOL = {
+    "outputs": 1e-4,
+    "loss": 1e-5,
+    "weights_in_lr": 1e-2,
+    "grad_noise": 1e-5,
+    "stats": 1e-6,
+}
+
+
+@contextlib.contextmanager
+def _recording(obj, name, record):
+    """Wraps ``obj.<name>`` so that every value it returns is appended to ``record``."""
+    original = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        out = original(*args, **kwargs)
+        record.append(np.array(out))
+        return out
+
+    setattr(obj, name, wrapper)
+    try:
+        yield
+    finally:
+        if obj.__dict__.get(name) is wrapper and isinstance(obj, keras.Model):
+            delattr(obj, name)  # back to the class's method
+        else:
+            setattr(obj, name, original)
+
+
+def _state(module):
+    """Floating-point parameters and buffers by name, as NumPy copies."""
+    items = list(module.named_parameters()) + list(module.named_buffers())
+    return {k: v.detach().numpy().copy() for k, v in items if v.dtype.is_floating_point}
+
+
+def keras_convention_var(net, name, before, after, bn_n, momentum=0.01):
+    """A torch running variance as Keras would have averaged it (biased batch variances).
+
+    After k updates ``r_k = c r_0 + sum_i w_i u_i`` with ``c = (1 - momentum)^k`` and
+    ``u_i`` the unbiased batch variances; Keras averages ``u_i (n - 1) / n`` instead, i.e.
+    ``c r_0 + (n - 1) / n (r_k - c r_0)``; k is ``num_batches_tracked`` (the networks
+    are fresh copies, and calls whose statistics are restored do not count).
+    """
+    module_name = name.rsplit(".", 1)[0]
+    module = net.get_submodule(module_name)
+    k = int(module.num_batches_tracked)
+    n = bn_n[(net, module_name)]
+    c = (1.0 - momentum) ** k
+    return c * before + (n - 1.0) / n * (after - c * before)
+
+
+def check_equivalence(case):
+    """Same function, same losses, same first update of each player on both sides.
+
+    kerasgan's weights are copied into the torch networks; then (1) G and D outputs
+    in inference and training mode, (2) one discriminator step and one generator
+    step of kerasgan's own ``discriminator_step`` / ``generator_step`` (the code
+    ``train_step`` runs), whose latents and interpolation weights are recorded and
+    fed to the torch peer's ``d_step`` / ``g_step``: D and G losses, and every
+    weight and batch-norm statistic of both players after the two updates.
+
+    Returns:
+        dict of differences (``*_maxdiff``), sizes and ``failures`` (a list of
+        messages; empty when everything is within ``CHECK_TOL``).
+    """
+    keras.utils.set_random_seed(1)
+    torch.manual_seed(1)
+    model = build_ours(case)
+    compile_ours(model, case, jit_compile=False, steps_per_execution=1)
+    kg, kd = model.generator, model.discriminator
+    tg, td = copy_to_torch(case, kg, kd)
+    if case == "dcgan":
+        batch, latent_dim, lr, data = DCGAN_BATCH, 100, 2e-4, dcgan_data()
+
+        def to_torch_img(a):
+            return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
+        def from_torch_img(t):
+            return t.detach().numpy().transpose(0, 2, 3, 1)
     else:
-        tg, td = torch_wgan_models()
-        for t_seq, k_model in ((tg, kg), (td, kd)):
-            k_dense = [lyr for lyr in k_model.layers if isinstance(lyr, keras.layers.Dense)]
-            t_lin = [m for m in t_seq if isinstance(m, nn.Linear)]
-            assert len(k_dense) == len(t_lin)
-            for t, k in zip(t_lin, k_dense):
-                _copy_dense(t, k)
-        z = np.random.default_rng(0).standard_normal((WGAN_BATCH, 2)).astype("float32")
+        batch, latent_dim, lr, data = WGAN_BATCH, 2, 1e-4, gaussians_25()
         to_torch_img = torch.from_numpy  # noqa: E731
-        from_torch_img = lambda t: t.detach().numpy()  # noqa: E731
-    n_keras = sum(int(np.prod(v.shape)) for v in kg.weights + kd.weights)
-    n_torch = sum(
-        t.numel()
-        for m in (tg, td)
-        for t in list(m.parameters()) + list(m.buffers())
-        if t.dtype.is_floating_point
-    )
+
+        def from_torch_img(t):
+            return t.detach().numpy()
+
+    n_keras = sum(int(np.prod(v.shape)) for v in kg.trainable_weights + kd.trainable_weights)
+    n_torch = sum(p.numel() for m in (tg, td) for p in m.parameters() if p.requires_grad)
     out = {"params_keras": n_keras, "params_torch": n_torch}
+    failures = []
+    if n_keras != n_torch:
+        failures.append(f"trainable parameters: keras {n_keras} != torch {n_torch}")
+
+    # (1) The same function.
+    z = np.random.default_rng(0).standard_normal((batch, latent_dim)).astype("float32")
     for training in (False, True):
         tg.train(training)
         td.train(training)
-        with torch.no_grad():
+        with torch.no_grad(), _keep_buffers(tg), _keep_buffers(td):
             x_k = kg(z, training=training).numpy()
             x_t = from_torch_img(tg(torch.from_numpy(z)))
             d_k = kd(x_k, training=training).numpy()
@@ -681,6 +859,98 @@ def check_equivalence(case):
         mode = "train" if training else "infer"
         out[f"G_{mode}_maxdiff"] = float(np.abs(x_k - x_t).max())
         out[f"D_{mode}_maxdiff"] = float(np.abs(d_k - d_t).max())
+    for key in [k for k in out if k.endswith("_maxdiff")]:
+        if not out[key] <= CHECK_TOL["outputs"]:
+            failures.append(f"{key} = {out[key]:.3g} > {CHECK_TOL['outputs']}")
+
+    # (2) One update of each player on the same batch, latents and alpha.
+    tg, td = copy_to_torch(case, kg, kd)  # Keras's BN statistics as they are now
+    before = {"G": _state(tg), "D": _state(td)}
+    real = data[:batch]
+    zs, alphas = [], []
+    with (
+        _recording(model, "draw_latents", zs),
+        _recording(kerasgan.regularizers, "interpolation_weights", alphas),
+    ):
+        d_logs = model.discriminator_step(tf.constant(real))
+        g_logs = model.generator_step(tf.shape(real)[0])
+    expected_draws = (2, 1 if case == "wgan_gp" else 0)
+    if (len(zs), len(alphas)) != expected_draws:
+        raise RuntimeError(f"recorded {len(zs)} latents and {len(alphas)} alphas")
+    peer = TorchGAN(case, data, g=tg, d=td)
+    eps = peer.d_opt.defaults["eps"]
+    # Elements per channel each torch batch norm normalized over (its Bessel factor).
+    bn_n = {}
+    hooks = [
+        m.register_forward_pre_hook(
+            lambda mod, inp, key=(net, name): bn_n.__setitem__(
+                key, inp[0].numel() // inp[0].shape[1]
+            )
+        )
+        for net in (tg, td)
+        for name, m in net.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
+    alpha = torch.from_numpy(alphas[0]) if alphas else None
+    grads = {}
+    d_loss_t = float(peer.d_step(to_torch_img(real), torch.from_numpy(zs[0]), alpha).detach())
+    grads["D"] = {n: p.grad.numpy().copy() for n, p in td.named_parameters()}
+    g_loss_t = float(peer.g_step(torch.from_numpy(zs[1])).detach())
+    grads["G"] = {n: p.grad.numpy().copy() for n, p in tg.named_parameters()}
+    for h in hooks:
+        h.remove()
+    for name, k, t in (
+        ("d_loss", float(d_logs["d_loss"]), d_loss_t),
+        ("g_loss", float(g_logs["g_loss"]), g_loss_t),
+    ):
+        diff = abs(k - t) / max(1.0, abs(k))
+        out[f"{name}_keras"], out[f"{name}_torch"], out[f"{name}_reldiff"] = k, t, diff
+        if not diff <= CHECK_TOL["loss"]:
+            failures.append(f"{name}: keras {k:.7g} torch {t:.7g} (rel. diff {diff:.3g})")
+    kg_after, kd_after = copy_to_torch(case, kg, kd)
+    for player, t_net, k_net in (("G", tg, kg_after), ("D", td, kd_after)):
+        k_state, t_state = _state(k_net), _state(t_net)
+        params = dict(t_net.named_parameters())
+        n_stats = 0
+        worst = (0.0, "", 0.0)  # (diff / allowed, name, diff)
+        moved, w_diff, s_diff, loose = 0.0, 0.0, 0.0, 0
+        for name, k_val in k_state.items():
+            t_val = t_state[name]
+            if name in params:
+                g = grads[player][name]
+                step_slope = lr * eps / (np.abs(g) + eps) ** 2
+                allowed = CHECK_TOL["weights_in_lr"] * lr + step_slope * (
+                    CHECK_TOL["grad_noise"] * np.abs(g).max()
+                )
+                diff = np.abs(k_val - t_val)
+                moved = max(moved, float(np.abs(k_val - before[player][name]).max()))
+                w_diff = max(w_diff, float(diff.max()))
+                loose += int((diff > CHECK_TOL["weights_in_lr"] * lr).sum())
+                ratio = float((diff / allowed).max())
+                if ratio > worst[0]:
+                    worst = (ratio, name, float(diff.max()))
+            else:
+                n_stats += 1
+                if name.endswith("running_var"):
+                    t_val = keras_convention_var(t_net, name, before[player][name], t_val, bn_n)
+                diff = float(np.abs(k_val - t_val).max())
+                s_diff = max(s_diff, diff)
+                if not diff <= CHECK_TOL["stats"]:
+                    failures.append(f"{player} {name} after the updates: max diff {diff:.3g}")
+        out[f"{player}_update_max_step"] = moved
+        out[f"{player}_weights_after_update_maxdiff"] = w_diff
+        out[f"{player}_weights_beyond_1pct_lr"] = loose
+        out[f"{player}_weights_worst_diff_over_tolerance"] = worst[0]
+        if n_stats:
+            out[f"{player}_bn_stats_after_update_maxdiff"] = s_diff
+        if not worst[0] <= 1.0:
+            failures.append(
+                f"{player} weights after one update: {worst[1]} differs by {worst[2]:.3g}, "
+                f"{worst[0]:.3g} x its tolerance"
+            )
+        if not moved >= 0.5 * lr:
+            failures.append(f"{player}: the update moved no weight by lr/2 ({moved:.3g})")
+    out["failures"] = failures
     return out
 
 
@@ -702,8 +972,52 @@ def _line(label, r):
     )
 
 
+def machine_info():
+    """CPU model, cores and load average, for the header and the raw records."""
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (None,) * 3
+    return {"cpu": model, "cores": os.cpu_count(), "loadavg_1_5_15": [round(v, 2) for v in load]}
+
+
+def source_state():
+    """Where kerasgan was imported from, its git commit and uncommitted changes there."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kerasgan.__file__)))
+    state = {"path": root, "commit": None, "uncommitted": None}
+    try:
+        run = dict(cwd=root, capture_output=True, text=True, timeout=30, check=True)
+        state["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], **run).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "kerasgan", "benchmarks"], **run
+        ).stdout
+        state["uncommitted"] = [line[3:] for line in status.splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return state
+
+
+def append_records(path, records):
+    """Appends JSON lines to ``path`` (directories created)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
+def command_line():
+    return "python " + " ".join(
+        shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:]
+    )
+
+
 def main(args):
-    torch.set_num_threads(args.threads)
     cases = ["dcgan", "wgan_gp"] if args.case == "all" else [args.case]
     if args.configs == "all":
         configs = list(CONFIGS)
@@ -717,17 +1031,21 @@ def main(args):
     if args.quick and not args.configs:
         configs = ["xla_spe10"]
 
-    intra = tf.config.threading.get_intra_op_parallelism_threads()
-    inter = tf.config.threading.get_inter_op_parallelism_threads()
-    ncpu = os.cpu_count()
+    threads = thread_settings()
+    machine = machine_info()
+    versions = {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "torch": torch.__version__,
+        "kerasgan": kerasgan.__version__,
+    }
+    print(" | ".join(f"{k} {v}" for k, v in versions.items()))
     print(
-        f"python {sys.version.split()[0]} | tensorflow {tf.__version__} | keras {keras.__version__}"
-        f" | torch {torch.__version__} | kerasgan {kerasgan.__version__}"
-    )
-    print(
-        f"CPU cores: {ncpu} | TF threads: intra-op {intra or f'0 (auto = {ncpu})'}, inter-op "
-        f"{inter or f'0 (auto = {ncpu})'} | torch threads: {torch.get_num_threads()} (inter-op "
-        f"{torch.get_num_interop_threads()}) | TF_ENABLE_ONEDNN_OPTS="
+        f"CPU: {machine['cpu']}, {machine['cores']} cores, load average "
+        f"{machine['loadavg_1_5_15']} | threads: TF intra-op {threads['tf_intra_op']}, "
+        f"inter-op {threads['tf_inter_op']}; torch {threads['torch_threads']}, inter-op "
+        f"{threads['torch_interop_threads']} | TF_ENABLE_ONEDNN_OPTS="
         f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset (on)')} | XLA_FLAGS="
         f"{os.environ.get('XLA_FLAGS', 'unset')}"
     )
@@ -736,6 +1054,42 @@ def main(args):
         f"{CLEAN_SHARE:.0%} of the CPU and are left out of the median"
     )
     sys.stdout.flush()
+    base_record = {
+        "bench": "gan_step",
+        "command": command_line(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "threads": threads,
+        "machine": machine,
+        "versions": versions,
+        "source": source_state(),
+    }
+    if base_record["source"]["uncommitted"]:
+        print(f"uncommitted changes measured: {base_record['source']['uncommitted']}")
+
+    checks = {}
+    if args.check or args.check_only:
+        failed = False
+        for case in cases:
+            c = check_equivalence(case)
+            checks[case] = c
+            print(f"check {case}:")
+            for k, v in c.items():
+                if k != "failures":
+                    print(f"    {k}: {v:.3g}" if isinstance(v, float) else f"    {k}: {v}")
+            for msg in c["failures"]:
+                print(f"    MISMATCH: {msg}")
+                failed = True
+            print(f"    -> {'FAILED' if c['failures'] else 'ok'} (tolerances {CHECK_TOL})")
+        if args.results:
+            append_records(
+                args.results,
+                [dict(base_record, kind="check", case=k, check=v) for k, v in checks.items()],
+            )
+        if failed:
+            print("--check failed: the two sides do not compute the same step", file=sys.stderr)
+            sys.exit(1)
+        if args.check_only:
+            return
 
     idle_wait = None if args.quick or not args.idle_wait else IdleWaiter(args.idle_wait)
     attempts = 1 if args.quick else 3
@@ -749,11 +1103,6 @@ def main(args):
             steps = args.steps or (200 if case == "dcgan" else 300)
             warm_ours, warm_torch, n_windows = 30, 10, args.windows
         print(f"\n## {case} (timed steps per measurement: {steps})")
-        if args.check:
-            print(
-                "equivalence check (max |keras - torch| with shared weights):",
-                check_equivalence(case),
-            )
         peers = []
         if not args.no_torch:
             peers.append(
@@ -790,7 +1139,7 @@ def main(args):
         if peers:
             windows = [w for p in peers for w in p["windows"]]
             rate, ok = summarize(windows)
-            peer = {"rate": rate, "clean": ok}
+            peer = {"rate": rate, "clean": ok, "passes": peers}
         reachable = [r for r in results if r["config"] in LIBRARY_REACHABLE]
         best = max(reachable or results, key=lambda r: r["rate"])
         for r in results:
@@ -805,16 +1154,38 @@ def main(args):
     )
     print("| case | ours config | ours steps/s | torch steps/s | ratio |")
     print("|---|---|---|---|---|")
+    records = []
     for case, r, peer, best in rows:
         torch_rate = (
             "-"
             if peer is None
             else f"{peer['rate']:.2f}" + ("" if peer["clean"] else " (contended)")
         )
-        ratio = f"{r['rate'] / peer['rate']:.2f}" if peer else "-"
+        ratio = r["rate"] / peer["rate"] if peer else None
         name = f"**{r['config']}**" if best else r["config"]
         ours = f"{r['rate']:.2f}" + ("" if r["clean"] else " (contended)")
-        print(f"| {case} | {name}: {r['desc']} | {ours} | {torch_rate} | {ratio} |")
+        shown = "-" if ratio is None else f"{ratio:.2f}"
+        print(f"| {case} | {name}: {r['desc']} | {ours} | {torch_rate} | {shown} |")
+        records.append(
+            dict(
+                base_record,
+                kind="timing",
+                case=case,
+                quick=bool(args.quick),
+                ours=r,
+                torch=peer,
+                ratio=ratio,
+                best_reachable=best,
+                max_other_cpu=max(
+                    [f for _, f in r["windows"]]
+                    + ([f for p in peer["passes"] for _, f in p["windows"]] if peer else [])
+                ),
+                check_passed=(not checks[case]["failures"]) if case in checks else None,
+            )
+        )
+    if args.results:
+        append_records(args.results, records)
+        print(f"\nappended {len(records)} records to {args.results}")
 
 
 if __name__ == "__main__":
