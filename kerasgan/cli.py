@@ -104,6 +104,46 @@ def _add_serve_parser(sub):
         help="check DIR for a newer version this often (default 0: never)",
     )
     p.add_argument("--verbose", "-v", action="store_true", help="log one line per request")
+    # Defaults of these live in kerasgan.export.server (not imported here: it loads TensorFlow).
+    p.add_argument(
+        "--limit-concurrency",
+        type=int,
+        help="most open connections plus running requests; past it, 503 (default 1000)",
+    )
+    p.add_argument(
+        "--timeout-keep-alive",
+        type=float,
+        help="seconds an idle keep-alive connection stays open (default 30)",
+    )
+    p.add_argument(
+        "--timeout-header",
+        type=float,
+        help="seconds a client has to send a request head (default 10)",
+    )
+    p.add_argument(
+        "--timeout-body", type=float, help="seconds a client has to send a body (default 60)"
+    )
+    p.add_argument(
+        "--timeout-graceful-shutdown",
+        type=float,
+        help="on SIGINT/SIGTERM, seconds in-flight requests have to finish (default 3)",
+    )
+    p.add_argument(
+        "--enable-batching",
+        action="store_true",
+        help="merge concurrent predict requests of one signature into one model call",
+    )
+    p.add_argument(
+        "--max-batch-size", type=int, help="most rows in one merged call (default 256)"
+    )
+    p.add_argument(
+        "--batch-timeout",
+        type=float,
+        help="seconds a batch waits for more requests (default 0: none)",
+    )
+    p.add_argument(
+        "--model-threads", type=int, help="concurrent model calls (default: CPUs, at most 4)"
+    )
 
 
 def _add_sample_parser(sub):
@@ -315,13 +355,50 @@ def main(argv=None):
 
 def _serve(args):
     import json
+    import math
     import shlex
+
+    # Checked before the server (and TensorFlow) is imported: (flag, value, lowest, above?).
+    checks = [
+        ("--port", args.port, 0, False),
+        ("--poll-seconds", args.poll_seconds, 0, False),
+        ("--max-batch", args.max_batch, 1, False),
+        ("--max-body-bytes", args.max_body_bytes, 1, False),
+        ("--limit-concurrency", args.limit_concurrency, 1, False),
+        ("--timeout-keep-alive", args.timeout_keep_alive, 0, True),
+        ("--timeout-header", args.timeout_header, 0, True),
+        ("--timeout-body", args.timeout_body, 0, True),
+        ("--timeout-graceful-shutdown", args.timeout_graceful_shutdown, 0, False),
+        ("--max-batch-size", args.max_batch_size, 1, False),
+        ("--batch-timeout", args.batch_timeout, 0, False),
+        ("--model-threads", args.model_threads, 1, False),
+    ]
+    for flag, value, lowest, above in checks:
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < lowest or (above and value == lowest):
+            bound = f"> {lowest}" if above else f">= {lowest}"
+            kind = "a finite number" if isinstance(value, float) else "an integer"
+            return _error(f"{flag} must be {kind} {bound}. Received: {flag} {value}")
+    if args.port > 65535:
+        return _error(f"--port must be in [0, 65535]. Received: --port {args.port}")
 
     from kerasgan.export.server import ModelServer
 
-    limits = {
+    options = {
         k: v
-        for k, v in (("max_batch", args.max_batch), ("max_body_bytes", args.max_body_bytes))
+        for k, v in (
+            ("max_batch", args.max_batch),
+            ("max_body_bytes", args.max_body_bytes),
+            ("limit_concurrency", args.limit_concurrency),
+            ("timeout_keep_alive", args.timeout_keep_alive),
+            ("timeout_header", args.timeout_header),
+            ("timeout_body", args.timeout_body),
+            ("timeout_graceful_shutdown", args.timeout_graceful_shutdown),
+            ("max_batch_size", args.max_batch_size),
+            ("batch_timeout", args.batch_timeout),
+            ("model_threads", args.model_threads),
+        )
         if v is not None
     }
     try:
@@ -333,17 +410,26 @@ def _serve(args):
             non_finite=args.non_finite,
             poll_seconds=args.poll_seconds,
             verbose=args.verbose,
-            **limits,
+            enable_batching=args.enable_batching,
+            **options,
         )
-    except ValueError as e:
+    except ValueError as e:  # bad arguments, or no version that loads (each one named)
         return _error(e)
-    except OSError as e:
+    except OSError as e:  # loading errors are ValueErrors: this one is the socket's
         return _error(f"cannot listen on {args.host}:{args.port}: {e}")
     body = json.dumps(server.example_request())
+    batched = server.batched_signatures
     print(
         f"Serving model {server.model_name!r} version {server.version} from {server.base_dir}\n"
         f"  {server.model_url}\n"
         f"  signatures: {', '.join(server.describe_signatures())}\n"
+        + (
+            f"  batching: {', '.join(batched) or 'no batchable signature'} "
+            f"(up to {server.max_batch_size} rows per call)\n"
+            if args.enable_batching
+            else ""
+        )
+        + f"  metrics: {server.url}/monitoring/prometheus/metrics\n"
         "Try:\n"
         f"  curl -s {server.model_url}\n"
         f"  curl -s -X POST {server.model_url}:predict -d {shlex.quote(body)}\n"

@@ -257,6 +257,14 @@ def test_example_request_printed_by_the_cli_is_valid(servers):
 
 # -- bad requests ----------------------------------------------------------------------------
 
+
+def _nested(depth):
+    value = 0.0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 Z = [[0.0, 1.0]]
 BAD_PREDICTS = [
     # (server, raw body or JSON, status, words the error must contain)
@@ -325,6 +333,13 @@ BAD_PREDICTS = [
     ("cflow", {"inputs": [[0.0, 0.0, 0.0]]}, 400, ["'context', 'x'", "keyed by input name"]),
     ("cflow", {"instances": [[0.0, 0.0, 0.0]]}, 400, ["'context', 'x'", "keyed by input name"]),
     ("cflow", {"instances": [{"x": [0.0, 0.0, 0.0]}]}, 400, ["missing input(s) ['context']"]),
+    # Deeper than NumPy's 64 dimensions, a 400-digit integer literal, a value beyond float32.
+    ("gan", {"instances": _nested(70)}, 400, ["'z'", "nested", "shape [2]"]),
+    ("gan", {"inputs": _nested(70)}, 400, ["'z'", "nested", "[None, 2]"]),
+    ("gan", {"instances": [[10**400, 1.0]]}, 400, ["'z'", "float32", "range"]),
+    ("gan", {"instances": [[1e39, 1.0]]}, 400, ["'z'", "float32", "range", "1e+39"]),
+    ("gan", {"instances": [[-1e300, 1.0]]}, 400, ["'z'", "float32", "range"]),
+    ("gan", b'{"instances": [[1' + b"0" * 5000 + b', 1.0]]}', 400, ["digits"]),
 ]
 GOOD = {
     "gan": {"instances": Z},
@@ -517,9 +532,93 @@ def test_resolve_export_errors(exports, tmp_path):
         ModelServer(tmp_path, port=0)
 
 
+def test_interrupted_export_directories_are_ignored(exports, tmp_path):
+    """A killed export leaves ``.tmp-export-*`` behind, complete or not: never a version."""
+    base = tmp_path / "model"
+    src = os.path.join(exports["gan"], "1")
+    shutil.copytree(src, base / "2")
+    shutil.copytree(src, base / ".tmp-export-k3j2h1")  # complete, but never renamed in
+    (base / ".tmp-export-99").mkdir()
+    shutil.copy(os.path.join(src, "saved_model.pb"), base / ".tmp-export-99")  # half written
+    (base / "١٢").mkdir()  # non-ASCII digits are not a version either
+    shutil.copy(os.path.join(src, "saved_model.pb"), base / "١٢")
+    assert available_versions(base) == [2]
+    assert resolve_export(base) == (2, str(base / "2"))
+    with ModelServer(base, port=0, poll_seconds=0.05) as s:
+        assert s.version == 2
+        assert s.reload() is False
+        time.sleep(0.3)  # a few polls
+        assert s.version == 2
+        assert _call(s.model_url + ":predict", GOOD["gan"])[0] == 200
+
+
+def _publish(base, version, src, corrupt=False):
+    """Copies a version in as an export does: built aside, then renamed to its number."""
+    tmp = base / f".tmp-export-build-{version}"
+    shutil.copytree(src, tmp)
+    if corrupt:
+        (tmp / "saved_model.pb").write_bytes(b"not a protocol buffer")
+    os.rename(tmp, base / str(version))
+
+
+def _corrupt_version(base, version, src):
+    _publish(base, version, src, corrupt=True)
+
+
+def test_corrupt_newest_version_serves_the_newest_loadable_one(exports, tmp_path, capfd):
+    base = tmp_path / "model"
+    src = os.path.join(exports["gan"], "1")
+    shutil.copytree(src, base / "1")
+    _corrupt_version(base, 3, src)
+    with ModelServer(base, port=0) as s:
+        assert s.version == 1
+        assert _call(s.model_url + ":predict", GOOD["gan"])[0] == 200
+        assert s.reload() is False  # still broken: keeps version 1, warns only once
+    err = capfd.readouterr().err
+    assert "version 3" in err and "serving version 1" in err, err
+    assert err.count("version 3") == 1, err
+    # Every version broken: the error names each one and why.
+    _corrupt_version(base, 4, src)
+    shutil.rmtree(base / "1")
+    with pytest.raises(ValueError, match=r"version 4.*version 3") as e:
+        ModelServer(base, port=0)
+    assert "saved_model.pb" in str(e.value) or "parse" in str(e.value).lower()
+
+
+def test_poller_skips_a_corrupt_new_version_and_takes_the_next_good_one(exports, tmp_path, capfd):
+    base = tmp_path / "model"
+    src = os.path.join(exports["gan"], "1")
+    shutil.copytree(src, base / "1")
+    with ModelServer(base, port=0, poll_seconds=0.05) as s:
+        _corrupt_version(base, 2, src)
+        time.sleep(0.5)
+        assert s.version == 1
+        _publish(base, 3, src)
+        deadline = time.monotonic() + 30
+        while s.version != 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.version == 3
+    err = capfd.readouterr().err
+    assert err.count("version 2") == 1, err  # one warning, not one per poll
+
+
+def test_cli_serve_corrupt_versions_are_named(exports, tmp_path, capsys):
+    from kerasgan import cli
+
+    base = tmp_path / "model"
+    _corrupt_version(base, 5, os.path.join(exports["gan"], "1"))
+    assert cli.main(["serve", str(base), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "version 5" in err, err
+    assert "cannot listen" not in err
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
+        ({"poll_seconds": float("nan")}, "poll_seconds=nan"),
+        ({"poll_seconds": float("inf")}, "poll_seconds=inf"),
+        ({"poll_seconds": True}, "poll_seconds=True"),
         ({"port": -1}, "port=-1"),
         ({"port": "80"}, "port='80'"),
         ({"max_batch": 0}, "max_batch=0"),
@@ -600,3 +699,22 @@ def test_cli_serve_bad_dir(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["serve", str(tmp_path), "--bogus"])
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--poll-seconds", "nan"),
+        ("--poll-seconds", "inf"),
+        ("--poll-seconds", "-1"),
+        ("--max-batch", "0"),
+        ("--max-body-bytes", "-5"),
+        ("--port", "70000"),
+    ],
+)
+def test_cli_serve_bad_flags(tmp_path, capsys, flag, value):
+    from kerasgan import cli
+
+    assert cli.main(["serve", str(tmp_path), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and flag in err and value in err, err
