@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULTS",
     "MODELS",
     "TOY_SMOKE",
+    "FINISHED",
     "FLOW_MODELS",
     "GAN_MODELS",
     "build_flow",
@@ -34,8 +35,20 @@ __all__ = [
     "main",
     "make_dataset",
     "resolve",
+    "RunAlreadyFinished",
     "run",
 ]
+
+FINISHED = "finished.json"  # in the run directory, once the export and checkpoint are durable
+
+
+class RunAlreadyFinished(Exception):
+    """A rerun of a run that completed: its ``finished.json`` is present.
+
+    ``str()`` says when it finished, what it exported, and that ``--fresh``
+    (``resume=False``) trains it again.
+    """
+
 
 GAN_MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
 # Flows trained by maximum likelihood on data, by reverse KL on an energy (planar,
@@ -437,7 +450,7 @@ def run(config, overrides=None):
         from kerasgan import flow_training
 
         result = flow_training.run_flow(cfg, run_dir, strategy)
-        _remove_backups(run_dir)
+        _finish(run_dir, cfg, result)
         return result
 
     dataset, info = make_dataset(cfg)
@@ -466,7 +479,6 @@ def run(config, overrides=None):
     seconds = time.perf_counter() - start
     if guard.diverged:
         raise cbs.TrainingDiverged(guard.message)
-    _remove_backups(run_dir)
 
     result = {"run_dir": run_dir, "history": history, "seconds": seconds, "config": cfg}
     samples = model.sample(cfg["eval_samples"], seed=cfg["seed"] + 1)
@@ -480,7 +492,39 @@ def run(config, overrides=None):
             model, os.path.join(cfg["export_dir"], cfg["name"]), version=cfg["export_version"]
         )
     result["model"] = model
+    # Only now, with the export and checkpoint.keras durable, may the backups go: a kill
+    # at any instant before this resumes from the final backup (and exports again).
+    _finish(run_dir, cfg, result)
     return result
+
+
+def _finish(run_dir, cfg, result):
+    """Marks the run finished (``finished.json``, atomic), then removes its backups."""
+    from kerasgan.callbacks.resume import _write_json_atomic
+
+    record = {
+        "name": cfg["name"],
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "epochs": cfg["epochs"],
+        "steps_per_epoch": cfg["steps_per_epoch"],
+        "export_path": result.get("export_path"),
+        "seconds": result.get("seconds"),
+    }
+    _write_json_atomic(os.path.join(run_dir, FINISHED), record)
+    _remove_backups(run_dir)
+
+
+def _already_finished(run_dir):
+    """The ``finished.json`` record of a completed run, or None."""
+    path = os.path.join(run_dir, FINISHED)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        record = {}
+    return record if isinstance(record, dict) else {}
 
 
 def fit_resumable(model, data, *, epochs, steps_per_epoch, callbacks=(), verbose=1, **fit_kwargs):
@@ -516,9 +560,13 @@ def fit_resumable(model, data, *, epochs, steps_per_epoch, callbacks=(), verbose
         >>> # fit_resumable(model, ds, epochs=10, steps_per_epoch=100,
         >>> #               callbacks=[ResumableBackup("runs/x/backup", 100, save_freq=25)])
     """
+    import keras
+
     from kerasgan import callbacks as cbs
 
     callbacks = list(callbacks)
+    if not any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
+        callbacks.append(cbs.RunProgbar(epochs))
     backup = next((c for c in callbacks if isinstance(c, cbs.ResumableBackup)), None)
     guard = next((c for c in callbacks if isinstance(c, cbs.DivergenceGuard)), None)
     step = backup.restore(model) if backup is not None else 0
@@ -579,6 +627,15 @@ def _prepare_run_dir(cfg, run_dir):
 
     from kerasgan.callbacks import read_backup_state
 
+    finished = _already_finished(run_dir) if cfg["resume"] else None
+    if finished is not None:
+        export = finished.get("export_path")
+        raise RunAlreadyFinished(
+            f"Run {cfg['name']!r} already finished ({finished.get('finished', 'time unknown')}, "
+            f"{finished.get('epochs', '?')} epochs; {os.path.join(run_dir, FINISHED)})"
+            + (f"; its export: {export}" if export else "")
+            + ". Pass --fresh (resume=False) to train it again."
+        )
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     state = None
@@ -586,6 +643,8 @@ def _prepare_run_dir(cfg, run_dir):
         state = read_backup_state(os.path.join(run_dir, "backup"))
     else:
         _remove_backups(run_dir)
+        if os.path.exists(os.path.join(run_dir, FINISHED)):
+            os.remove(os.path.join(run_dir, FINISHED))
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.exists(metrics_path):
         return
@@ -606,7 +665,11 @@ def _remove_backups(run_dir):
     import shutil
 
     for sub in ("backup", os.path.join("student", "backup")):
-        shutil.rmtree(os.path.join(run_dir, sub), ignore_errors=True)
+        path = os.path.join(run_dir, sub)
+        if os.path.isfile(path) or os.path.islink(path):
+            os.remove(path)  # not ours to keep: a file where the backups belong
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def standard_callbacks(cfg, run_dir, info):
@@ -755,7 +818,7 @@ def main(config, smoke=None, argv=None, description=None):
     Returns:
         Process exit code (0 on success).
     """
-    from kerasgan.callbacks import TrainingDiverged
+    from kerasgan.callbacks import BackupError, TrainingDiverged
 
     args = _parser(description or f"Train {config.get('name')}").parse_args(argv)
     overrides = dict(smoke or {}) if args.smoke else {}
@@ -791,6 +854,12 @@ def main(config, smoke=None, argv=None, description=None):
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+    except BackupError as e:  # backups that do not fit this run, or none that verifies
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RunAlreadyFinished as e:
+        print(e)
+        return 0
     print(
         f"\nTrained {cfg['name']} in {result['seconds']:.1f} s; run directory: {result['run_dir']}"
     )

@@ -12,7 +12,13 @@ from kerasgan.callbacks.monitoring import (
     image_grid,
     scatter_png,
 )
-from kerasgan.callbacks.resume import ResumableBackup, read_backup_state
+from kerasgan.callbacks.resume import (
+    BackupError,
+    ResumableBackup,
+    RunProgbar,
+    find_backups,
+    read_backup_state,
+)
 from kerasgan.callbacks.safety import DivergenceGuard, GoodCheckpoint, TrainingDiverged
 
 __all__ = [
@@ -24,11 +30,14 @@ __all__ = [
     "LearningRateLogger",
     "MetricsLogger",
     "ModeCoverageCallback",
+    "BackupError",
     "ResumableBackup",
+    "RunProgbar",
     "SampleScatter",
     "TrainingDiverged",
     "density_image",
     "image_grid",
+    "find_backups",
     "read_backup_state",
     "scatter_png",
 ]

@@ -30,18 +30,35 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 
 import keras
 
-__all__ = ["ResumableBackup", "read_backup_state"]
+__all__ = [
+    "BackupError",
+    "ResumableBackup",
+    "RunProgbar",
+    "find_backups",
+    "read_backup_state",
+]
 
 _POINTER = "latest.json"
 _STATE = "state.json"
 _WEIGHTS = "state.weights.h5"
+_STATE_KEYS = ("global_step", "epoch", "batch", "steps_per_epoch")
+
+
+class BackupError(ValueError):
+    """The backups cannot be resumed from (none verifies, or they do not fit the run).
+
+    The message names the backup directory, each backup's problem and how to
+    start afresh (``--fresh`` / ``resume=False``).
+    """
 
 
 def _write_json_atomic(path, obj):
@@ -53,27 +70,162 @@ def _write_json_atomic(path, obj):
     os.replace(tmp, path)
 
 
-def read_backup_state(backup_dir):
-    """The state of the latest complete backup in ``backup_dir``, or None.
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _verify(path):
+    """``(state, None)`` for a complete backup directory, else ``(None, reason)``."""
+    if not os.path.isdir(path):
+        return None, "missing" if not os.path.exists(path) else "not a directory"
+    try:
+        with open(os.path.join(path, _STATE)) as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        return None, f"no {_STATE}"
+    except (OSError, ValueError) as e:
+        return None, f"{_STATE} is unreadable ({type(e).__name__}: {e})"
+    if not isinstance(state, dict):
+        return None, f"{_STATE} is not a JSON object"
+    for key in _STATE_KEYS:
+        value = state.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return None, f"{_STATE} has no valid {key!r} (got {value!r})"
+    weights = os.path.join(path, _WEIGHTS)
+    if not os.path.isfile(weights):
+        return None, f"no {_WEIGHTS}"
+    if os.path.getsize(weights) == 0:
+        return None, f"{_WEIGHTS} is empty"
+    if "sha256" in state:
+        if _sha256(weights) != state["sha256"]:
+            return None, f"{_WEIGHTS} is corrupt or truncated (sha256 mismatch)"
+    else:  # a backup written before checksums: at least a readable HDF5 file
+        try:
+            import h5py
+
+            with h5py.File(weights, "r") as h5:
+                h5.visit(lambda name: None)
+        except Exception as e:  # h5py raises OSError, KeyError, RuntimeError, ...
+            return None, f"{_WEIGHTS} is not a readable HDF5 file ({type(e).__name__})"
+    state["path"] = path
+    return state, None
+
+
+def find_backups(backup_dir):
+    """Every backup in ``backup_dir``, newest first, each verified.
+
+    The backup named by ``latest.json`` comes first when the pointer is valid;
+    then every ``step-*`` directory by decreasing step (a broken pointer, or a
+    broken newest backup, leaves the older ones usable).
 
     Args:
         backup_dir: a :class:`ResumableBackup` directory.
 
     Returns:
+        ``(backups, notes)``: a list of ``(name, state or None, reason or None)``
+        and a list of problems found outside the backups (the pointer).
+
+    Raises:
+        BackupError: ``backup_dir`` exists but is not a directory.
+    """
+    backup_dir = str(backup_dir)
+    if not os.path.exists(backup_dir):
+        return [], []
+    if not os.path.isdir(backup_dir):
+        raise BackupError(
+            f"The backup path {backup_dir} is a file, not a directory. Remove it, or start "
+            "afresh with --fresh (resume=False), which deletes it."
+        )
+    notes, names = [], []
+    pointer = os.path.join(backup_dir, _POINTER)
+    if os.path.exists(pointer):
+        try:
+            with open(pointer) as f:
+                name = json.load(f)["checkpoint"]
+            if not isinstance(name, str) or os.sep in name or name.startswith("."):
+                raise ValueError(f"bad checkpoint name {name!r}")
+            names.append(name)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            notes.append(f"{_POINTER} is unusable ({type(e).__name__}: {e})")
+    steps = sorted(
+        (e for e in os.listdir(backup_dir) if e.startswith("step-")), reverse=True
+    )
+    names += [n for n in steps if n not in names]
+    backups = []
+    for name in names:
+        state, reason = _verify(os.path.join(backup_dir, name))
+        if reason == "missing" and name not in steps:
+            notes.append(f"{_POINTER} points to {name}, which does not exist")
+            continue
+        backups.append((name, state, reason))
+    return backups, notes
+
+
+def read_backup_state(backup_dir, report=None):
+    """The state of the newest backup in ``backup_dir`` that verifies, or None.
+
+    A backup verifies when its ``state.json`` parses with every key and its
+    weights file matches the checksum recorded when it was written. Broken
+    backups (and a broken ``latest.json``) are skipped: the next older one is used.
+
+    Args:
+        backup_dir: a :class:`ResumableBackup` directory.
+        report: optional callable receiving one message per skipped backup.
+
+    Returns:
         dict with ``global_step``, ``epoch`` (completed epochs), ``batch``
         (batches done in the current epoch), ``steps_per_epoch`` and ``path``
         (the backup's directory); None when there is no backup.
+
+    Raises:
+        BackupError: there are backups but none verifies (the message lists
+            each one's problem and names ``--fresh``), or ``backup_dir`` is a file.
     """
-    pointer = os.path.join(str(backup_dir), _POINTER)
-    if not os.path.isfile(pointer):
+    backups, notes = find_backups(backup_dir)
+    if not backups and not notes:
         return None
-    with open(pointer) as f:
-        name = json.load(f)["checkpoint"]
-    path = os.path.join(str(backup_dir), name)
-    with open(os.path.join(path, _STATE)) as f:
-        state = json.load(f)
-    state["path"] = path
-    return state
+    good = next((state for _, state, _ in backups if state is not None), None)
+    problems = notes + [f"{name}: {reason}" for name, state, reason in backups if reason]
+    if good is None:
+        if not backups:  # only a dangling pointer: nothing was ever completed
+            return None
+        raise BackupError(
+            f"No usable backup in {backup_dir}: " + "; ".join(problems) + ". Start afresh "
+            "with --fresh (resume=False), which deletes them."
+        )
+    if report is not None:
+        for name, state, reason in backups:
+            if state is good:
+                break
+            if reason:
+                report(
+                    f"skipped backup {name} in {backup_dir}: {reason}; resuming from "
+                    f"{os.path.basename(good['path'])} (step {good['global_step']})"
+                )
+        for note in notes:
+            report(f"{note}; using {os.path.basename(good['path'])}")
+    return good
+
+
+def _stderr(message):
+    print(f"kerasgan: warning: {message}", file=sys.stderr, flush=True)
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
@@ -88,7 +240,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             groups, as Keras calls batch callbacks once per group).
         guard: optional :class:`kerasgan.callbacks.DivergenceGuard`; no backup
             is written once it tripped, so the last backup is a good state.
-        keep: backups kept on disk (the newest ones).
+        keep: backups kept on disk (the newest ones; at least 2, so that a
+            broken newest backup leaves one to resume from).
 
     Returns:
         A Keras callback. ``global_step`` is the number of train steps done.
@@ -118,8 +271,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             raise ValueError(
                 f"steps_per_epoch must be a positive int. Received: steps_per_epoch={steps_per_epoch!r}"
             )
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep must be a positive int. Received: keep={keep!r}")
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 2:
+            # One backup is not enough: a broken newest one must leave an older one.
+            raise ValueError(f"keep must be an int >= 2. Received: keep={keep!r}")
         self.steps_per_epoch = steps_per_epoch
         self.guard = guard
         self.keep = keep
@@ -128,6 +282,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self._epoch_start_step = 0
         self._last_saved = None
         self._restored = False
+        self.skipped = []
 
     # -- restore ---------------------------------------------------------------------------------
 
@@ -138,17 +293,25 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             The restored global step (0 when there is no backup).
 
         Raises:
-            ValueError: the backup was made with another ``steps_per_epoch``.
+            BackupError: (a ``ValueError``) the backup was made with another
+                ``steps_per_epoch`` or model, or no backup verifies. Broken newer
+                backups are skipped (each reported on stderr and in ``skipped``).
             RuntimeError: the optimizer state did not load (unbuilt optimizers).
         """
         model = model if model is not None else self.model
-        state = read_backup_state(self.backup_dir)
+        self.skipped = []
+
+        def report(message):
+            self.skipped.append(message)
+            _stderr(message)
+
+        state = read_backup_state(self.backup_dir, report=report)
         self._restored = True
         if state is None:
             self.global_step = 0
             return 0
         if state["steps_per_epoch"] != self.steps_per_epoch:
-            raise ValueError(
+            raise BackupError(
                 f"The backup in {self.backup_dir} was made with steps_per_epoch="
                 f"{state['steps_per_epoch']}; this run has steps_per_epoch={self.steps_per_epoch}. "
                 "Resume with the same settings or delete the backup directory. Received: "
@@ -162,7 +325,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         try:
             model.load_weights(os.path.join(state["path"], _WEIGHTS))
         except ValueError as e:
-            raise ValueError(
+            raise BackupError(
                 f"The backup in {state['path']} does not fit this model (was the configuration "
                 "changed?). Resume with the same settings, or start afresh (--fresh / "
                 f"resume=False, or delete {self.backup_dir}). Keras said: {e}"
@@ -219,18 +382,24 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         tmp = os.path.join(self.backup_dir, f".tmp-{name}")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
-        self.model.save_weights(os.path.join(tmp, _WEIGHTS))
+        weights = os.path.join(tmp, _WEIGHTS)
+        self.model.save_weights(weights)
+        with open(weights, "rb") as f:
+            os.fsync(f.fileno())
         state = {
             "global_step": step,
             "epoch": step // self.steps_per_epoch,
             "batch": step % self.steps_per_epoch,
             "steps_per_epoch": self.steps_per_epoch,
             "time": time.time(),
+            "sha256": _sha256(weights),  # verified before a resume
         }
         _write_json_atomic(os.path.join(tmp, _STATE), state)
+        _fsync_dir(tmp)
         if os.path.isdir(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
+        _fsync_dir(self.backup_dir)
         _write_json_atomic(os.path.join(self.backup_dir, _POINTER), {"checkpoint": name})
         self._last_saved = step
         self.saved_steps.append(step)
@@ -257,3 +426,26 @@ def _optimizers(model):
         if isinstance(opt, keras.optimizers.Optimizer) and opt not in found:
             found.append(opt)
     return found
+
+
+class RunProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, numbering epochs out of the whole run.
+
+    A resumed run calls ``fit`` once for the rest of the interrupted epoch
+    (``epochs=epoch + 1``), for which Keras would print "Epoch 2/2" in the
+    second epoch of three; this prints "Epoch 2/3".
+
+    Args:
+        total_epochs: the run's number of epochs.
+
+    Example:
+        >>> bar = RunProgbar(total_epochs=3)
+    """
+
+    def __init__(self, total_epochs):
+        super().__init__()
+        self.total_epochs = int(total_epochs)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.epochs = self.total_epochs

@@ -107,5 +107,7 @@ class GoodCheckpoint(keras.callbacks.Callback):
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         tmp = self.path + ".tmp.keras"
         self.model.save(tmp)
+        with open(tmp, "rb") as f:  # durable before it replaces the last good one
+            os.fsync(f.fileno())
         os.replace(tmp, self.path)
         self.saved_epochs.append(epoch + 1)
