@@ -36,5 +36,7 @@ setup(
         "data": ["scikit-learn"],
         "dev": ["scikit-learn", "pytest", "ruff"],
     },
-    entry_points={"console_scripts": ["kerasgan=kerasgan.cli:main"]},
+    # A script, not a console-script entry point: `kerasgan --help` answers without
+    # importing TensorFlow (see kerasgan/bin/kerasgan).
+    scripts=["kerasgan/bin/kerasgan"],
 )
