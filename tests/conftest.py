@@ -5,9 +5,18 @@ so this runs at import time of the test session, before any test module.
 """
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["KERAS_BACKEND"] = "tensorflow"
+
+# Subprocesses (CLI runs, SIGKILL fault injection) write their temporary files, TF's
+# __autograph_generated_file*.py among them, under one directory removed when the session
+# ends: a killed process never runs the atexit hook that would delete them. This process
+# already fixed its own temp dir (mkdtemp calls gettempdir before TMPDIR changes).
+_SUBPROCESS_TMP = tempfile.mkdtemp(prefix="kerasgan-tests-")
+os.environ["TMPDIR"] = _SUBPROCESS_TMP
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -44,3 +53,7 @@ def two_cpu_strategy():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SUBPROCESS_TMP, ignore_errors=True)
