@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgan import distribute
+from kerasgan import _data_checks, distribute
 from kerasgan import losses as losses_lib
 from kerasgan._checks import check_positive_int
 from kerasgan.flows.flow_model import FlowModel
@@ -244,7 +244,26 @@ class DensityDistiller(OptimizerCompileMixin, SeedStateMixin, keras.Model):
         """``keras.Model.fit`` without data: ``steps_per_epoch`` steps of ``batch_size`` samples.
 
         For conditional flows pass the contexts as ``x`` (``[N, C]``); each
-        step then draws one student sample per context.
+        step then draws one student sample per context. Contexts must be
+        numeric, non-empty and finite after the casts into the flows (to
+        ``floatx``, then to the flows' compute dtype); a dataset of contexts
+        is checked as it streams.
+
+        Args:
+            x: ``None`` (data-free), or contexts ``[N, C]`` (array, list or
+                ``tf.data.Dataset``) for conditional flows.
+            y: unused (as for ``keras.Model.fit``).
+            batch_size: samples per step.
+            steps_per_epoch: steps per epoch (required without data).
+            **kwargs: other ``keras.Model.fit`` arguments.
+
+        Returns:
+            The ``History``.
+
+        Raises:
+            ValueError: a bad ``steps_per_epoch``/``batch_size``, a missing
+                context, or contexts that are non-numeric, empty, of the wrong
+                shape or non-finite in the compute dtype.
         """
         if x is None:
             if steps_per_epoch is None or int(steps_per_epoch) < 1:
@@ -261,7 +280,41 @@ class DensityDistiller(OptimizerCompileMixin, SeedStateMixin, keras.Model):
             x = tf.data.Dataset.from_tensors(tf.zeros([int(batch_size), 0])).repeat()
             kwargs.setdefault("shuffle", False)
             return super().fit(x, steps_per_epoch=int(steps_per_epoch), **kwargs)
-        return super().fit(x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch, **kwargs)
+        x = self._checked_contexts(x)
+        with _data_checks.as_value_error():
+            history = super().fit(
+                x, y, batch_size=batch_size, steps_per_epoch=steps_per_epoch, **kwargs
+            )
+        return _data_checks.require_history(history, type(self).__name__, (), kwargs)
+
+    def _checked_contexts(self, x):
+        """``fit``'s ``x`` checked: contexts of a conditional student, else row counts."""
+        owner = type(self).__name__
+        size = self.student.context_size
+        dtypes = [self.student.compute_dtype]
+        if isinstance(self.teacher, FlowModel):
+            dtypes.append(self.teacher.compute_dtype)
+        if isinstance(x, tf.data.Dataset):
+            _data_checks.require_batches(x, owner)
+            if not size:
+                return x
+            dtype = _data_checks.narrowest(dtypes)
+            return _data_checks.checked(x, first_only=True, dtype=dtype, names=("context",))
+        if isinstance(x, dict):
+            raise ValueError(
+                f"{owner}.fit takes contexts as an array [N, C] or a dataset. Received: a "
+                f"dict with keys {sorted(x)}"
+            )
+        arr = _data_checks.numeric_array(x)
+        _data_checks.require_rows(arr)
+        if size:
+            if arr.ndim != 2 or arr.shape[1] != size:
+                raise ValueError(
+                    f"x must hold contexts of shape [N, {size}] (one per student sample). "
+                    f"Received: x with shape {arr.shape}"
+                )
+            _data_checks.check_finite(arr, _data_checks.array_dtypes(arr, dtypes))
+        return x if isinstance(x, tf.Tensor) else arr
 
     def get_config(self):
         config = super().get_config()

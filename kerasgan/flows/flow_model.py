@@ -366,21 +366,46 @@ class FlowModel(OptimizerCompileMixin, SeedStateMixin, keras.Model):
         return distribute.replica_logs({"nll": self.nll_tracker.result()})
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.fit`` with the data checked (shape, NaN/Inf) first.
+        """``keras.Model.fit`` with the data checked (dtype, shape, rows, NaN/Inf) first.
 
         Data: ``x`` as ``[N, D]`` array or a ``tf.data.Dataset`` of ``x``,
         ``(x, context)`` or ``{"x": ..., "context": ...}``; for a conditional
-        flow with arrays, pass ``x={"x": X, "context": C}``.
+        flow with arrays, pass ``x={"x": X, "context": C}`` or ``fit(X, C)``.
+        Arrays (and nested lists) must be numeric, non-empty and finite
+        *after* the casts into the model (to ``floatx``, then to the model's
+        compute dtype: float64 ``1e300`` is inf in float32); one vectorized
+        pass. Datasets are checked in-graph as they stream.
+
+        Args:
+            x, y, *args, **kwargs: as for ``keras.Model.fit``.
+
+        Returns:
+            The ``History``.
+
+        Raises:
+            ValueError: ``x`` is None, non-numeric, of the wrong shape, empty,
+                non-finite in the compute dtype, or a dataset without a batch.
         """
-        if self._needs_init() and x is not None:
-            self._initialize_from(x)
+        owner = type(self).__name__
+        _data_checks.require_data(x, owner)
+
+        def check(value, name):
+            arr = _data_checks.check_array(value, [self.compute_dtype], name)
+            return value if isinstance(value, tf.Tensor) else arr
+
         if isinstance(x, tf.data.Dataset):
-            x = _data_checks.checked(x, first_only=False)
-        elif x is not None:
-            parts = x.items() if isinstance(x, dict) else [("x", x)]
-            for name, value in parts:
-                if not isinstance(value, tf.Tensor):
-                    _finite_or_raise(name, value)
+            _data_checks.require_batches(x, owner)
+            x = _data_checks.checked(x, first_only=False, dtype=self.compute_dtype)
+        else:
+            if isinstance(x, dict):
+                if set(x) - {"x", "context"} or "x" not in x:
+                    raise ValueError(
+                        "A dict of flow data needs the key 'x' (and 'context' for a "
+                        f"conditional flow). Received keys: {sorted(x)}"
+                    )
+                x = {name: check(value, name) for name, value in x.items()}
+            else:
+                x = check(x, "x")
             first = x["x"] if isinstance(x, dict) else x
             shape = np.shape(first)
             if not self._shape_ok(shape):
@@ -388,22 +413,33 @@ class FlowModel(OptimizerCompileMixin, SeedStateMixin, keras.Model):
                     f"Training data must have shape {self._expected()}. Received: "
                     f"x.shape={tuple(shape)}"
                 )
+            if y is not None and self.context_size:
+                y = check(y, "context")
         with _data_checks.as_value_error():
-            return super().fit(x, y, *args, **kwargs)
+            if self._needs_init():
+                self._initialize_from(x, y)
+            history = super().fit(x, y, *args, **kwargs)
+        return _data_checks.require_history(history, owner, args, kwargs)
 
-    def _initialize_from(self, x, n=4096):
+    def _initialize_from(self, x, y=None, n=4096):
         if isinstance(x, tf.data.Dataset):
-            batch = next(iter(x.take(1)))
-            x_b, context = self._unpack(batch)
-            self.initialize(x_b, context)
-            return
+            for batch in x.take(1):
+                x_b, context = self._unpack(batch)
+                self.initialize(x_b, context)
+                return
+            raise ValueError(
+                f"{type(self).__name__}.fit got a dataset that yields no batches (the "
+                "data-dependent initialization needs one). Received: an empty "
+                "tf.data.Dataset. Expected: at least one batch"
+            )
         if isinstance(x, dict):
             self.initialize(
                 np.asarray(x["x"])[:n],
                 None if x.get("context") is None else np.asarray(x["context"])[:n],
             )
             return
-        self.initialize(np.asarray(x)[:n])
+        context = np.asarray(y)[:n] if y is not None and self.context_size else None
+        self.initialize(np.asarray(x)[:n], context)
 
     # --- serialization -----------------------------------------------------------
 
