@@ -109,6 +109,8 @@ class _HttpProtocol(HttpToolsProtocol):
         self.logger = _HTTP_LOG_VERBOSE if self.model_server.verbose else _HTTP_LOG
         self._head_timer = None
         self._head_bytes = 0
+        self._head_size = 0
+        self._head_too_large = False
         self._in_head = False
 
     def connection_made(self, transport):
@@ -121,7 +123,9 @@ class _HttpProtocol(HttpToolsProtocol):
 
     def _begin_head(self):
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while the head is incomplete
+        self._head_size = 0  # bytes of the URL and headers parsed so far
+        self._head_too_large = False
         if self._head_timer is None:
             self._head_timer = self.loop.call_later(self.timeout_header, self._head_timed_out)
 
@@ -156,6 +160,20 @@ class _HttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._begin_head()
 
+    def _count_head(self, n):
+        self._head_size += n
+        if self._head_size > self.max_header_bytes:
+            self._head_too_large = True
+            raise ValueError("request head too large")  # stops the parser
+
+    def on_url(self, url):
+        super().on_url(url)
+        self._count_head(len(url))
+
+    def on_header(self, name, value):
+        super().on_header(name, value)
+        self._count_head(len(name) + len(value) + 4)
+
     def on_headers_complete(self):
         self._in_head = False
         self._cancel_head_timer()
@@ -171,9 +189,12 @@ class _HttpProtocol(HttpToolsProtocol):
         except httptools.HttpParserUpgrade:
             pass  # no WebSocket here: uvicorn answers the request as plain HTTP/1.1
         except httptools.HttpParserError as e:
-            self._refuse(400, f"malformed HTTP request: {e}")
+            if self._head_too_large:
+                self._refuse(431, f"the request head exceeds {self.max_header_bytes} bytes")
+            else:
+                self._refuse(400, f"malformed HTTP request: {e}")
             return
-        if self._in_head:
+        if self._in_head:  # an incomplete head, which httptools buffers: bound it as well
             self._head_bytes += len(data)
             if self._head_bytes > self.max_header_bytes:
                 self._refuse(431, f"the request head exceeds {self.max_header_bytes} bytes")
@@ -208,6 +229,18 @@ def _protocol_for(server, timeout_header):
         (_HttpProtocol,),
         {"model_server": server, "timeout_header": timeout_header},
     )
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, telling the app when its graceful shutdown begins."""
+
+    def __init__(self, config, on_shutdown):
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets=None):
+        self._on_shutdown()
+        await super().shutdown(sockets=sockets)
 
 
 def _bind(host, port):
@@ -367,14 +400,16 @@ class ModelServer(ModelService):
         self._threads = []
         self._running = False
         self._closed = False
+        self._sock = _bind(host, port)
         self._model_pool = concurrent.futures.ThreadPoolExecutor(
-            self.model_threads, thread_name_prefix="kerasgan-serve-model"
+            self.model_threads, thread_name_prefix=f"kerasgan-serve-{self.port}-model"
         )
         self._codec_pool = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="kerasgan-serve-codec"
+            1, thread_name_prefix=f"kerasgan-serve-{self.port}-codec"
         )
         self._slots = asyncio.Semaphore(self.model_threads)
-        self._sock = _bind(host, port)
+        self._draining = False
+        self._reading = set()  # request tasks waiting for their body
         self._app = Starlette(
             routes=[
                 Route(METRICS_PATH, _Endpoint(self._metrics_endpoint)),
@@ -398,7 +433,7 @@ class ModelServer(ModelService):
             timeout_graceful_shutdown=self.timeout_graceful_shutdown,
             backlog=_BACKLOG,
         )
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = _Uvicorn(config, self._begin_shutdown)
         self._metrics.gauge(
             "kerasgan_serve_open_connections",
             "Open HTTP connections.",
@@ -523,6 +558,13 @@ class ModelServer(ModelService):
 
     # -- HTTP --------------------------------------------------------------------------------
 
+    def _begin_shutdown(self):
+        """In the event loop, as uvicorn's graceful shutdown starts: requests still
+        waiting for their body are answered 503 now; those being computed finish."""
+        self._draining = True
+        for task in list(self._reading):
+            task.cancel()
+
     def _record_response(self, status):
         self._metrics.response(status)
 
@@ -574,6 +616,13 @@ class ModelServer(ModelService):
             status, data, headers = e.status, codec.encode_json({"error": e.message}), e.headers
         except ClientDisconnect:
             status, data = 499, b""  # nobody to answer; uvicorn drops the response
+        except asyncio.CancelledError:
+            if not self._draining:
+                raise
+            # timeout_graceful_shutdown is over: answer rather than let uvicorn log a traceback
+            status = 503
+            data = codec.encode_json({"error": "the server shut down before the answer"})
+            headers = {"Connection": "close"}
         except Exception as e:  # never let one request take the server down
             status = 500
             data = codec.encode_json({"error": f"internal server error: {type(e).__name__}: {e}"})
@@ -608,6 +657,10 @@ class ModelServer(ModelService):
         limit = self.max_body_bytes
         expect = "100-continue" in headers.get("expect", "").lower()
         stream = request.stream()
+        task = asyncio.current_task()
+        if self._draining:
+            raise RequestError(503, "the server is shutting down", {"Connection": "close"})
+        self._reading.add(task)
         try:
             async with asyncio.timeout(self.timeout_body):
                 if length is not None and int(length) > limit:
@@ -638,6 +691,15 @@ class ModelServer(ModelService):
                 f"(timeout_body={self.timeout_body:g})",
                 {"Connection": "close"},
             ) from None
+        except asyncio.CancelledError:
+            if not self._draining:
+                raise
+            task.uncancel()
+            raise RequestError(
+                503, "the server is shutting down", {"Connection": "close"}
+            ) from None
+        finally:
+            self._reading.discard(task)
         return body
 
     async def _receive_counted(self, stream, limit):
