@@ -30,6 +30,8 @@ setup(
         "starlette==1.10.*",
         "uvicorn==0.54.*",
         "httptools>=0.6",
+        "uvloop==0.23.*",
+        "orjson==3.13.*",
     ],
     extras_require={
         # scikit-learn ships the offline 8x8 digits used by `kerasgan.data.images.digits`.

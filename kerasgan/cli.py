@@ -142,7 +142,9 @@ def _add_serve_parser(sub):
         help="seconds a batch waits for more requests (default 0: none)",
     )
     p.add_argument(
-        "--model-threads", type=int, help="concurrent model calls (default: CPUs, at most 4)"
+        "--model-threads",
+        type=int,
+        help="concurrent model calls (default: 1 with --enable-batching, else CPUs, at most 4)",
     )
 
 

@@ -21,10 +21,11 @@ import threading
 import time
 
 import httptools
+import numpy as np
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -70,6 +71,7 @@ _DRAIN_LIMIT = 256 * 2**20
 _INLINE_BYTES = 256 * 2**10
 _INLINE_VALUES = 32 * 2**10
 _BACKLOG = 2048
+_JSON = b"application/json"
 # uvicorn's own messages: errors always reach stderr, warnings (a refused connection)
 # only for a verbose server.
 _HTTP_LOG = logging.getLogger("kerasgan.export.server.http")
@@ -89,6 +91,44 @@ def _raw_json_response(status, message, default_headers=()) -> bytes:
         % len(body)
     )
     return b"".join(head) + body
+
+
+class _CoalescingTransport:
+    """A transport whose writes within one event-loop iteration go out in one send.
+
+    uvicorn writes a response's head and its body separately: two system calls (and two
+    TCP segments) per small answer instead of one.
+    """
+
+    __slots__ = ("_transport", "_loop", "_pending")
+
+    def __init__(self, transport, loop):
+        self._transport = transport
+        self._loop = loop
+        self._pending = None
+
+    def write(self, data):
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self._flush)
+        else:
+            self._pending.append(data)
+
+    def _flush(self):
+        pending, self._pending = self._pending, None
+        if not pending or self._transport.is_closing():
+            return
+        if len(pending) > 1 and sum(map(len, pending)) <= 2**16:
+            pending = [b"".join(pending)]
+        for data in pending:
+            self._transport.write(data)
+
+    def close(self):
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
 
 
 class _HttpProtocol(HttpToolsProtocol):
@@ -114,7 +154,7 @@ class _HttpProtocol(HttpToolsProtocol):
         self._in_head = False
 
     def connection_made(self, transport):
-        super().connection_made(transport)
+        super().connection_made(_CoalescingTransport(transport, self.loop))
         self._begin_head()
 
     def connection_lost(self, exc):
@@ -219,8 +259,11 @@ class _Endpoint:
         self.handler = handler
 
     async def __call__(self, scope, receive, send):
-        response = await self.handler(Request(scope, receive, send))
-        await response(scope, receive, send)
+        status, body, headers, content_type = await self.handler(Request(scope, receive, send))
+        raw = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _protocol_for(server, timeout_header):
@@ -282,7 +325,7 @@ class ModelServer(ModelService):
 
     The model is loaded and the port bound when the object is created; requests are
     handled once :meth:`start` (background thread) or :meth:`serve_forever` (blocking)
-    runs. Connections are handled by uvicorn on one asyncio event loop; model calls run
+    runs. Connections are handled by uvicorn on one asyncio event loop (uvloop); model calls run
     in a pool of ``model_threads`` threads (TensorFlow releases the GIL while it
     computes). With ``enable_batching``, concurrent predict requests for one signature
     are merged into one model call (:mod:`kerasgan.export.server.batching`).
@@ -318,7 +361,9 @@ class ModelServer(ModelService):
         batch_timeout: seconds a batch waits for more requests after its first one
             (0: run as soon as a model thread is free; requests that arrive while the
             model is busy still share the next call).
-        model_threads: concurrent model calls (default: the number of CPUs, at most 4).
+        model_threads: concurrent model calls (default: 1 with batching, so that requests
+            arriving during a call share the next one (TensorFlow still computes each call on
+            all cores); else the number of CPUs, at most 4).
 
     Raises:
         ValueError: for a bad argument or a ``base_dir`` without a loadable SavedModel.
@@ -383,8 +428,8 @@ class ModelServer(ModelService):
         self.enable_batching = enable_batching
         self.max_batch_size = _check_int("max_batch_size", max_batch_size, 1)
         self.batch_timeout = _check_seconds("batch_timeout", batch_timeout, positive=False)
-        if model_threads is None:
-            model_threads = max(1, min(os.cpu_count() or 1, 4))
+        if model_threads is None:  # one merged call at a time makes the batches largest
+            model_threads = 1 if enable_batching else max(1, min(os.cpu_count() or 1, 4))
         self.model_threads = _check_int("model_threads", model_threads, 1)
         self.max_body_bytes = max_body_bytes
         base_dir = os.path.abspath(os.fspath(base_dir))
@@ -422,7 +467,7 @@ class ModelServer(ModelService):
             ws="none",
             lifespan="off",
             interface="asgi3",
-            loop="asyncio",
+            loop="uvloop",
             log_config=None,
             access_log=False,
             proxy_headers=False,
@@ -488,7 +533,7 @@ class ModelServer(ModelService):
                 last_error = str(e)
 
     def _serve(self):
-        asyncio.run(self._uvicorn.serve(sockets=[self._sock]))
+        uvloop.run(self._uvicorn.serve(sockets=[self._sock]))
 
     def start(self):
         """Serves requests from a background thread; returns ``self``.
@@ -590,11 +635,9 @@ class ModelServer(ModelService):
             status = 405 if request.method in ("POST", "PUT", "DELETE", "PATCH") else 501
             data = codec.encode_json({"error": f"{METRICS_PATH} takes GET, not {request.method}"})
             self._record_response(status)
-            return Response(
-                data, status, {"Allow": "GET, HEAD"}, media_type="application/json"
-            )
+            return status, data, {"Allow": "GET, HEAD"}, _JSON
         self._record_response(200)
-        return Response(self._metrics.render(), 200, media_type=CONTENT_TYPE)
+        return 200, self._metrics.render().encode(), {}, CONTENT_TYPE.encode()
 
     async def _endpoint(self, request: Request):
         start = time.perf_counter()
@@ -638,7 +681,7 @@ class ModelServer(ModelService):
                 f'{client[0]} "{method} {line} HTTP/{scope["http_version"]}" {status} '
                 f"{len(data)}B {ms:.1f}ms\n"
             )
-        return Response(data, status, headers, media_type="application/json")
+        return status, data, headers, _JSON
 
     async def _read_body(self, request):
         """The request body, refused (413/411/400/408) before more than needed is held.
@@ -647,16 +690,19 @@ class ModelServer(ModelService):
         (which sends it before reading the answer) receives the answer rather than a
         connection reset.
         """
-        headers = request.headers
-        length = headers.get("content-length")
-        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = chunked = expect = None
+        for name, value in request.scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"expect":
+                expect = b"100-continue" in value.lower()
         if length is None and not chunked:
             raise RequestError(
                 411, "a POST request needs a Content-Length header", {"Connection": "close"}
             )
         limit = self.max_body_bytes
-        expect = "100-continue" in headers.get("expect", "").lower()
-        stream = request.stream()
         task = asyncio.current_task()
         if self._draining:
             raise RequestError(503, "the server is shutting down", {"Connection": "close"})
@@ -666,7 +712,7 @@ class ModelServer(ModelService):
                 if length is not None and int(length) > limit:
                     drain = int(length) <= _DRAIN_LIMIT and not expect
                     if drain:
-                        async for _ in stream:
+                        async for _ in request.stream():
                             pass
                     raise RequestError(
                         413,
@@ -674,7 +720,23 @@ class ModelServer(ModelService):
                         f"max_body_bytes={limit}",
                         None if drain else {"Connection": "close"},
                     )
-                body, refused = await self._receive_counted(stream, limit)
+                message = await request.receive()
+                if message["type"] != "http.request":
+                    raise ClientDisconnect()
+                if not message.get("more_body", False):  # all of it came with the head
+                    body = message.get("body", b"")
+                    if len(body) > limit:  # chunked: no length known in advance
+                        raise RequestError(
+                            413,
+                            f"request body exceeds the server's limit max_body_bytes={limit}",
+                            {"Connection": "close"},
+                        )
+                    max_values = self.max_values
+                    if max_values is not None and codec.count_values(body) > max_values:
+                        raise self._too_many_values(max_values)
+                    return body
+                stream = request.stream()
+                body, refused = await self._receive_counted(stream, limit, message["body"])
                 if refused is not None:
                     read = len(body)
                     del body
@@ -702,12 +764,27 @@ class ModelServer(ModelService):
             self._reading.discard(task)
         return body
 
-    async def _receive_counted(self, stream, limit):
+    def _too_many_values(self, max_values):
+        return RequestError(
+            400,
+            f"the request body holds more than {max_values} JSON values, more than the largest "
+            f"valid request (max_batch={self.max_batch} rows of the served signatures) needs; "
+            "send fewer rows per request",
+        )
+
+    async def _receive_counted(self, stream, limit, first=b""):
         """``(body, None)``, or ``(part read, RequestError)`` once the body is refused."""
         max_values = self.max_values
         values = 0
         buf = bytearray()
-        async for chunk in stream:
+
+        async def chunks():
+            if first:
+                yield first
+            async for chunk in stream:
+                yield chunk
+
+        async for chunk in chunks():
             buf += chunk
             if len(buf) > limit:  # chunked: no length known in advance
                 return buf, RequestError(
@@ -716,12 +793,7 @@ class ModelServer(ModelService):
             if max_values is not None:
                 values += chunk.count(b",") + chunk.count(b"[") + chunk.count(b"{")
                 if values >= max_values:
-                    return buf, RequestError(
-                        400,
-                        f"the request body holds more than {max_values} JSON values, more "
-                        f"than the largest valid request (max_batch={self.max_batch} rows of "
-                        "the served signatures) needs; send fewer rows per request",
-                    )
+                    return buf, self._too_many_values(max_values)
         return buf, None
 
     def _decode_and_prepare(self, holder, version):
@@ -731,7 +803,10 @@ class ModelServer(ModelService):
         return self.prepare(request, version)
 
     def _encode_answer(self, sig, outputs, row_format):
-        return codec.encode_json(self.answer(sig, outputs, row_format))
+        finite = self.non_finite == "null" or all(
+            v.dtype.kind not in "fc" or np.isfinite(v).all() for v in outputs.values()
+        )
+        return codec.encode_json(self.answer(sig, outputs, row_format), finite)
 
     async def _predict(self, request, version):
         body = await self._read_body(request)

@@ -14,6 +14,7 @@ import itertools
 import json
 
 import numpy as np
+import orjson
 
 from kerasgan.export.server.errors import RequestError
 
@@ -85,6 +86,13 @@ def decode_json(body, max_values=None):
                 "that the largest valid request (max_batch rows of the served signatures) "
                 "needs; send fewer rows per request",
             )
+    # orjson is 5-10x faster than json on numbers. It reads an integer beyond 64 bits as a
+    # float (json: an int); either way such a value is refused for integer inputs and gives
+    # the same float for float inputs.
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # NaN/Infinity tokens, infinities, errors: the json path decides and words it
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -99,8 +107,22 @@ def decode_json(body, max_values=None):
         raise RequestError(400, f"a number in the request body is too long: {e}") from None
 
 
-def encode_json(payload) -> bytes:
-    """The response body: JSON with the bare tokens ``NaN``/``Infinity`` as TF Serving writes."""
+def encode_json(payload, finite=True) -> bytes:
+    """The response body: JSON with the bare tokens ``NaN``/``Infinity`` as TF Serving writes.
+
+    Args:
+        payload: JSON-ready Python values.
+        finite: the payload holds no NaN or infinity (then the fast encoder is used; it
+            would write them as ``null``).
+
+    Returns:
+        UTF-8 bytes.
+    """
+    if finite:
+        try:
+            return orjson.dumps(payload)
+        except (TypeError, orjson.JSONEncodeError):
+            pass
     return json.dumps(payload, allow_nan=True).encode("utf-8")
 
 
@@ -216,12 +238,16 @@ def json_to_array(value, spec, name, row_format=False):
         except OverflowError:  # an integer literal beyond float64 (~1.8e308)
             big = next(v for v in level if isinstance(v, int) and abs(v) > 2**1023)
             raise _out_of_range(name, dtype, big) from None
+        if np_dtype == np.float64:
+            return wide.reshape(shape)
+        top = np.finfo(np_dtype).max if np.issubdtype(np_dtype, np.floating) else None
+        if wide.size and top is not None and -top <= wide.min() and wide.max() <= top:
+            return wide.astype(np_dtype).reshape(shape)  # in range (and no NaN): no check
         with np.errstate(over="ignore"):  # overflow to inf is checked just below
             arr = wide.astype(np_dtype)
-        if arr.dtype != wide.dtype:
-            overflow = np.isfinite(wide) & ~np.isfinite(arr)
-            if overflow.any():
-                raise _out_of_range(name, dtype, float(wide[overflow][0]))
+        overflow = np.isfinite(wide) & ~np.isfinite(arr)
+        if overflow.any():
+            raise _out_of_range(name, dtype, float(wide[overflow][0]))
         return arr.reshape(shape)
     if dtype.is_integer and level:
         info = np.iinfo(np_dtype)
