@@ -109,14 +109,15 @@ def test_reference_cache_is_keyed_by_the_extractor_weights(tmp_path, monkeypatch
 
     real, _ = images.digits(size=16, split="test")
     old = reference()
-    np.testing.assert_allclose(old.mu, ext.features(real).mean(0), rtol=1e-9)
+    # The cache streams features in other batch sizes: float32 rounding (~1e-9 rel. on a mean).
+    np.testing.assert_allclose(old.mu, ext.features(real).mean(0), rtol=1e-7)
     assert reference().mu.tolist() == old.mu.tolist()  # same weights: read back from the cache
     model.get_layer("feat").kernel.assign(2.0 * model.get_layer("feat").kernel)
     retrained = features.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
     monkeypatch.setitem(features._REGISTRY, "fid_tiny", lambda **kw: retrained)
     assert retrained.fingerprint != first
     new = reference()
-    np.testing.assert_allclose(new.mu, retrained.features(real).mean(0), rtol=1e-9)
+    np.testing.assert_allclose(new.mu, retrained.features(real).mean(0), rtol=1e-7)
     assert not np.allclose(new.mu, old.mu)
     names = sorted(p.name for p in pathlib.Path(tmp_path).iterdir())
     assert names == sorted(

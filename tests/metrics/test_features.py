@@ -90,8 +90,10 @@ def test_features_shape_dtype_determinism_and_batch_independence(ext, digits_tes
     assert f.shape == (100, 64) and f.dtype == np.float64
     assert np.all(f >= 0) and f.std() > 0  # post-ReLU features that vary
     np.testing.assert_array_equal(ext.features(x), f)
+    # Other batch sizes take other oneDNN blockings: equal to float32 rounding of the
+    # accumulations (features up to ~10: a few 1e-6 absolute; seen 1.8e-6 on an AMD EPYC).
     np.testing.assert_allclose(
-        ext.features(x, batch_size=7), ext.features(x, batch_size=64), rtol=1e-6, atol=1e-6
+        ext.features(x, batch_size=7), ext.features(x, batch_size=64), rtol=1e-5, atol=1e-5
     )
     # One image per call takes another oneDNN path: equal to float32 rounding (~1e-6 relative).
     np.testing.assert_allclose(ext.features(x[:5], batch_size=1), f[:5], rtol=1e-5, atol=1e-5)
@@ -99,8 +101,9 @@ def test_features_shape_dtype_determinism_and_batch_independence(ext, digits_tes
     assert p.shape == (100, 10) and p.dtype == np.float64 and np.all(p >= 0)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
     f2, p2 = ext.features_and_probabilities(x)
-    np.testing.assert_allclose(f2, f, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(p2, p, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(f2, f, rtol=1e-5, atol=1e-5)
+    # Softmax of float32 logits computed in other batch sizes (seen 6e-8 absolute).
+    np.testing.assert_allclose(p2, p, rtol=1e-5, atol=1e-7)
     # Tensor input is an array too.
     np.testing.assert_allclose(ext.features(tf.constant(x)), f, rtol=1e-6, atol=1e-6)
 
@@ -109,11 +112,12 @@ def test_dataset_and_iterable_inputs_equal_array_input(ext, digits_test):
     x, y = digits_test
     expected = ext.features(x)
     labelled = tf.data.Dataset.from_tensor_slices((x, y)).batch(50)  # (images, labels) batches
-    np.testing.assert_allclose(ext.features(labelled, batch_size=32), expected, atol=1e-6)
+    # float32 rounding across batch sizes (seen 7.6e-6 on features up to ~10, AMD EPYC).
+    np.testing.assert_allclose(ext.features(labelled, batch_size=32), expected, atol=2e-5)
     unlabelled = tf.data.Dataset.from_tensor_slices(x).batch(100)
-    np.testing.assert_allclose(ext.probabilities(unlabelled), ext.probabilities(x), atol=1e-9)
-    np.testing.assert_allclose(ext.features(iter([x[:10], x[10:]])), expected, atol=1e-6)
-    np.testing.assert_allclose(ext.features([x[:200], x[200:]]), expected, atol=1e-6)
+    np.testing.assert_allclose(ext.probabilities(unlabelled), ext.probabilities(x), atol=1e-7)
+    np.testing.assert_allclose(ext.features(iter([x[:10], x[10:]])), expected, atol=2e-5)
+    np.testing.assert_allclose(ext.features([x[:200], x[200:]]), expected, atol=2e-5)
 
 
 def test_other_sizes_and_channels_are_converted(ext, digits_test):
