@@ -46,6 +46,7 @@ def test_local_cluster_configs():
         distribute.local_cluster(0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["gan_ring8", "maf_moons"])
 def test_two_worker_processes_finish_with_identical_weights(recipe, tmp_path):
     """MultiWorkerMirroredStrategy over two processes on 127.0.0.1 configured by TF_CONFIG."""

@@ -45,6 +45,7 @@ def _run_smoke(recipe, tmp_path):
     return training.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_smoke(name, tmp_path):
     recipe = _load_recipe(name)
@@ -65,6 +66,7 @@ def test_recipe_smoke(name, tmp_path):
     assert out.shape[0] == 3 and np.all(np.isfinite(out.numpy()))
 
 
+@pytest.mark.slow
 def test_demo_outputs_tensorboard_and_mode_coverage(tmp_path):
     recipe = _load_recipe("wgan_gp_grid25")
     overrides = dict(recipe["SMOKE"], epochs=2, runs_dir=str(tmp_path), export=False, verbose=0)
@@ -177,6 +179,7 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert all(np.all(np.isfinite(w)) for w in restored.get_weights())
 
 
+@pytest.mark.slow
 def test_cli_train_subprocess(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     exe = [sys.executable, "-m", "kerasgan.cli"]
@@ -227,6 +230,7 @@ def test_cli_lists_recipes(capsys):
 FLOW_RECIPES = ["maf_moons", "realnvp_checkerboard", "planar_energy", "distill_maf_to_iaf"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FLOW_RECIPES)
 def test_flow_recipe_smoke(name, tmp_path, capsys):
     recipe = _load_recipe(name)
@@ -279,6 +283,7 @@ def test_flow_run_reports_kl_against_the_true_entropy(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_glow_digits_smoke_reports_bits_per_dim_and_exports(tmp_path, capsys):
     recipe = _load_recipe("glow_digits")
     assert _run_smoke(recipe, tmp_path) == 0

@@ -67,6 +67,7 @@ def _run_crashing(cfg, after, monkeypatch):
     monkeypatch.setattr(training, "standard_callbacks", original)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model, crash_after, expect_step",
     [("gan", 15, 14), ("wgan_gp", 25, 24), ("maf", 15, 14)],
@@ -115,6 +116,7 @@ def test_fresh_ignores_backups_and_changed_steps_per_epoch_is_refused(tmp_path, 
     assert int(result["model"].g_optimizer.iterations.numpy()) == 10
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     cfg = dict(BASE, epochs=1, checkpoint_every=0)
     a = training.run(cfg, {"runs_dir": str(tmp_path / "a")})["model"].get_weights()
@@ -213,6 +215,7 @@ def _train_cmd(runs_dir):
     ]
 
 
+@pytest.mark.slow
 def test_subprocess_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     """A real process killed mid-epoch with SIGKILL, rerun, equals an uninterrupted run."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")

@@ -37,6 +37,7 @@ def _mixture(n, seed=0):
     return (means[rng.integers(0, 2, n)] + 0.5 * rng.normal(size=(n, 2))).astype("float32")
 
 
+@pytest.mark.slow
 def test_distillation_drives_kl_below_five_hundredths_of_a_nat():
     teacher = flows.FlowModel(
         (2,),

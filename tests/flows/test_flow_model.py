@@ -122,6 +122,7 @@ def test_save_load_and_config_round_trip(tmp_path):
     assert [type(a) for a in clone.flow_layers] == [type(b) for b in model.flow_layers]
 
 
+@pytest.mark.slow
 def test_conditional_flow_learns_the_context():
     rng = np.random.default_rng(0)
     c = rng.integers(0, 2, size=(4096, 1)).astype("float32")

@@ -201,6 +201,7 @@ def _digits_unit_interval(n=256):
     return flows.dequantize(levels, num_levels=17, seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["glow", "realnvp"])
 def test_image_flow_fit_lowers_nll_and_round_trips_through_keras_file(kind, tmp_path):
     keras.utils.set_random_seed(0)
@@ -228,6 +229,7 @@ def test_image_flow_fit_lowers_nll_and_round_trips_through_keras_file(kind, tmp_
     assert loaded.noise_shape == model.noise_shape
 
 
+@pytest.mark.slow
 def test_image_flow_export_has_log_prob_and_sample_signatures(tmp_path):
     model = _model("glow", dtype="float32")
     model.initialize(np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype("float32"))

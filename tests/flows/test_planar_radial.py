@@ -67,6 +67,7 @@ def test_planar_flow_samples_and_scores_its_own_samples():
         q.log_prob(np.zeros((2, 2), "float32"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls, bound", [(flows.Radial, 0.3), (flows.Planar, 0.75)])
 def test_reverse_kl_fit_of_the_ring_energy(cls, bound):
     target = flows.EnergyTarget("u1")

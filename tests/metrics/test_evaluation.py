@@ -198,6 +198,7 @@ def test_kerasgan_evaluate_on_an_export(tmp_path, capsys):
     assert "-n must be at least 2" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fid_digits_ranks_real_above_a_briefly_trained_gan_above_noise(tmp_path):
     """Held-out real digits < a DCGAN after a few hundred steps < uniform noise (fid_digits)."""
     cfg = _digits_gan_config(

@@ -369,6 +369,7 @@ def test_packing_groups_consecutive_samples():
         kerasgan.GAN(g, d, LATENT, pack=0)
 
 
+@pytest.mark.slow
 def test_mixed_precision_wraps_both_optimizers_and_trains():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
