@@ -629,6 +629,7 @@ def _prepare_run_dir(cfg, run_dir):
 
     finished = _already_finished(run_dir) if cfg["resume"] else None
     if finished is not None:
+        _remove_backups(run_dir)  # a kill between finished.json and their removal left them
         export = finished.get("export_path")
         raise RunAlreadyFinished(
             f"Run {cfg['name']!r} already finished ({finished.get('finished', 'time unknown')}, "
