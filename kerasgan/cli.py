@@ -146,6 +146,17 @@ def _add_serve_parser(sub):
         type=int,
         help="concurrent model calls (default: 1 with --enable-batching, else CPUs, at most 4)",
     )
+    p.add_argument(
+        "--tensorflow-intra-op-parallelism",
+        type=int,
+        help="threads TensorFlow runs one op on, as TF Serving's flag (default 0: TensorFlow "
+        "picks; 1 suits small models served with batching)",
+    )
+    p.add_argument(
+        "--tensorflow-inter-op-parallelism",
+        type=int,
+        help="threads TensorFlow runs independent ops on (default 0: TensorFlow picks)",
+    )
 
 
 def _add_sample_parser(sub):
@@ -374,6 +385,8 @@ def _serve(args):
         ("--max-batch-size", args.max_batch_size, 1, False),
         ("--batch-timeout", args.batch_timeout, 0, False),
         ("--model-threads", args.model_threads, 1, False),
+        ("--tensorflow-intra-op-parallelism", args.tensorflow_intra_op_parallelism, 0, False),
+        ("--tensorflow-inter-op-parallelism", args.tensorflow_inter_op_parallelism, 0, False),
     ]
     for flag, value, lowest, above in checks:
         if value is None:
@@ -384,6 +397,15 @@ def _serve(args):
             return _error(f"{flag} must be {kind} {bound}. Received: {flag} {value}")
     if args.port > 65535:
         return _error(f"--port must be in [0, 65535]. Received: --port {args.port}")
+
+    # TensorFlow reads these when its runtime starts (before the first op), as TF Serving's
+    # --tensorflow_intra_op_parallelism / --tensorflow_inter_op_parallelism.
+    for name, value in (
+        ("TF_NUM_INTRAOP_THREADS", args.tensorflow_intra_op_parallelism),
+        ("TF_NUM_INTEROP_THREADS", args.tensorflow_inter_op_parallelism),
+    ):
+        if value:
+            os.environ[name] = str(value)
 
     from kerasgan.export.server import ModelServer
 

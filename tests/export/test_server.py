@@ -710,6 +710,13 @@ def test_cli_serve_bad_dir(tmp_path, capsys):
         ("--max-batch", "0"),
         ("--max-body-bytes", "-5"),
         ("--port", "70000"),
+        ("--timeout-header", "0"),
+        ("--timeout-keep-alive", "nan"),
+        ("--limit-concurrency", "0"),
+        ("--max-batch-size", "0"),
+        ("--batch-timeout", "-0.5"),
+        ("--model-threads", "0"),
+        ("--tensorflow-intra-op-parallelism", "-1"),
     ],
 )
 def test_cli_serve_bad_flags(tmp_path, capsys, flag, value):
