@@ -648,6 +648,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_cli_serve_subprocess(exports):
     port = _free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
