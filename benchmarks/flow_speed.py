@@ -147,7 +147,25 @@ def _windows(marks, window, count, offset=0):
     return w
 
 
-def time_ours_training(d, steps, windows, wait):
+def _best_attempt(measure, attempts):
+    """Repeats ``measure()`` until its windows are clean (at most ``attempts`` times).
+
+    Returns the first clean result, else the one whose windows saw the least load,
+    with ``attempts`` set to the number of tries.
+    """
+    best, tries = None, 0
+    for _ in range(attempts):
+        tries += 1
+        r = measure()
+        load = sum(f for _, f in r["windows"])
+        if best is None or r["clean"] or load < sum(f for _, f in best["windows"]):
+            best = r
+        if r["clean"]:
+            break
+    return dict(best, attempts=tries)
+
+
+def time_ours_training(d, steps, windows, wait, attempts=3):
     keras.utils.set_random_seed(0)
     model = ours(d)
     model.compile(keras.optimizers.Adam(1e-3))  # library default jit_compile=None
@@ -156,14 +174,18 @@ def time_ours_training(d, steps, windows, wait):
     clock = BatchEndClock()
     model.fit(ds, steps_per_epoch=20, epochs=1, verbose=0, callbacks=[clock])
     window = max(steps // windows, 1)
-    wait()
-    model.fit(ds, steps_per_epoch=1 + window * windows, epochs=1, verbose=0, callbacks=[clock])
-    w = _windows(clock.marks, window, windows, offset=1)
-    rate, clean = summarize(w)
-    return {"rate": rate, "clean": clean, "windows": w, "jit_compile": bool(model.jit_compile)}
+
+    def measure():
+        wait()
+        model.fit(ds, steps_per_epoch=1 + window * windows, epochs=1, verbose=0, callbacks=[clock])
+        w = _windows(clock.marks, window, windows, offset=1)
+        rate, clean = summarize(w)
+        return {"rate": rate, "clean": clean, "windows": w, "jit_compile": bool(model.jit_compile)}
+
+    return _best_attempt(measure, attempts)
 
 
-def time_zuko_training(d, steps, windows, wait):
+def time_zuko_training(d, steps, windows, wait, attempts=3):
     flow = zuko_flow(d)
     opt = torch.optim.Adam(flow.parameters(), lr=1e-3)
     x = torch.from_numpy(data(d))
@@ -182,15 +204,19 @@ def time_zuko_training(d, steps, windows, wait):
     for _ in range(20):
         step()
     window = max(steps // windows, 1)
-    wait()
-    samples = {0: _cpu_sample()}
-    for k in range(windows):
-        for _ in range(window):
-            step()
-        samples[(k + 1) * window] = _cpu_sample()
-    w = _windows(samples, window, windows)
-    rate, clean = summarize(w)
-    return {"rate": rate, "clean": clean, "windows": w}
+
+    def measure():
+        wait()
+        samples = {0: _cpu_sample()}
+        for k in range(windows):
+            for _ in range(window):
+                step()
+            samples[(k + 1) * window] = _cpu_sample()
+        w = _windows(samples, window, windows)
+        rate, clean = summarize(w)
+        return {"rate": rate, "clean": clean, "windows": w}
+
+    return _best_attempt(measure, attempts)
 
 
 def sampler(model, n):
@@ -205,22 +231,39 @@ def zuko_sampler(flow, n):
     return fn
 
 
-def median_time(fn, repeats, wait):
-    """Median wall time of ``repeats`` calls after one warm-up (trace) call."""
+def median_time(fn, repeats, wait, attempts=3):
+    """Median wall time of ``repeats`` calls after one warm-up (trace) call.
+
+    Measured again (at most ``attempts`` times) while other processes used >= 10% of
+    the CPU during more than half of the calls.
+    """
     fn()
-    wait()
-    times, shares = [], []
-    for _ in range(repeats):
-        s0 = _cpu_sample()
-        fn()
-        s1 = _cpu_sample()
-        times.append(s1[2] - s0[2])
-        shares.append(foreign_share(s0, s1))
-    return {"seconds": statistics.median(times), "times": times, "other_cpu": shares}
+
+    def measure():
+        wait()
+        times, shares = [], []
+        for _ in range(repeats):
+            s0 = _cpu_sample()
+            fn()
+            s1 = _cpu_sample()
+            times.append(s1[2] - s0[2])
+            shares.append(foreign_share(s0, s1))
+        clean = [t for t, f in zip(times, shares) if f < gan_step.CLEAN_SHARE]
+        ok = len(clean) >= (len(times) + 1) // 2
+        return {
+            "seconds": statistics.median(clean if ok else times),
+            "clean": ok,
+            "times": times,
+            "other_cpu": shares,
+            "windows": [(1.0 / t, f) for t, f in zip(times, shares)],
+        }
+
+    return _best_attempt(measure, attempts)
 
 
 def main(args):
     steps, repeats = (40, 2) if args.quick else (args.steps, 5)
+    attempts = 1 if args.quick else 3
     wait = (lambda: None) if args.quick or not args.idle_wait else IdleWaiter(args.idle_wait)
     threads = gan_step.thread_settings()
     machine = gan_step.machine_info()
@@ -276,9 +319,9 @@ def main(args):
 
     n = args.n_samples
     for d in dims:
-        z = time_zuko_training(d, steps, args.windows, wait)
-        o = time_ours_training(d, steps, args.windows, wait)
-        z2 = time_zuko_training(d, steps, args.windows, wait)
+        z = time_zuko_training(d, steps, args.windows, wait, attempts)
+        o = time_ours_training(d, steps, args.windows, wait, attempts)
+        z2 = time_zuko_training(d, steps, args.windows, wait, attempts)
         zt = statistics.median([z["rate"], z2["rate"]])
         other = max(f for r in (z, o, z2) for _, f in r["windows"])
         add(
@@ -286,7 +329,8 @@ def main(args):
             o["rate"],
             zt,
             o["rate"] / zt,
-            f"XLA={o['jit_compile']}, max other CPU {other:.0%}",
+            f"XLA={o['jit_compile']}, max other CPU {other:.0%}"
+            + ("" if o["clean"] and z["clean"] and z2["clean"] else ", CONTENDED"),
             {
                 "kind": "training",
                 "d": d,
@@ -295,15 +339,16 @@ def main(args):
                 "sizes": checked[d],
             },
         )
-        t_ours = median_time(sampler(ours(d), n), repeats, wait)
-        t_zuko = median_time(zuko_sampler(zuko_flow(d), n), repeats, wait)
+        t_ours = median_time(sampler(ours(d), n), repeats, wait, attempts)
+        t_zuko = median_time(zuko_sampler(zuko_flow(d), n), repeats, wait, attempts)
         other = max(t_ours["other_cpu"] + t_zuko["other_cpu"])
         add(
             f"MAF sampling {n}, D={d} (s)",
             t_ours["seconds"],
             t_zuko["seconds"],
             t_zuko["seconds"] / t_ours["seconds"],
-            f"max other CPU {other:.0%}",
+            f"max other CPU {other:.0%}"
+            + ("" if t_ours["clean"] and t_zuko["clean"] else ", CONTENDED"),
             {
                 "kind": "sampling",
                 "d": d,
@@ -313,15 +358,15 @@ def main(args):
             },
         )
     for d in sample_dims:
-        t_t = median_time(sampler(ours(d), n), repeats, wait)
-        t_s = median_time(sampler(ours(d, inverse=True), n), repeats, wait)
+        t_t = median_time(sampler(ours(d), n), repeats, wait, attempts)
+        t_s = median_time(sampler(ours(d, inverse=True), n), repeats, wait, attempts)
         other = max(t_t["other_cpu"] + t_s["other_cpu"])
         add(
             f"IAF student vs MAF teacher sampling {n}, D={d} (s)",
             t_s["seconds"],
             t_t["seconds"],
             t_t["seconds"] / t_s["seconds"],
-            f"max other CPU {other:.0%}",
+            f"max other CPU {other:.0%}" + ("" if t_t["clean"] and t_s["clean"] else ", CONTENDED"),
             {
                 "kind": "distilled_sampling",
                 "d": d,
