@@ -799,8 +799,9 @@ class ModelServer(ModelService):
     def _decode_and_prepare(self, holder, version):
         body = holder.pop()  # the only reference: freed as soon as it is decoded
         request = codec.decode_json(body, self.max_values)
+        no_bools = codec.no_bools(body)
         del body
-        return self.prepare(request, version)
+        return self.prepare(request, version, no_bools)
 
     def _encode_answer(self, sig, outputs, row_format):
         finite = self.non_finite == "null" or all(

@@ -130,6 +130,7 @@ class Signature:
         self.outputs = {
             k: (tf.as_dtype(v.dtype), v.shape) for k, v in sorted(fn.structured_outputs.items())
         }
+        self.scalar_inputs = [k for k, spec in self.inputs.items() if spec.shape.rank == 0]
         self.batcher = None  # the HTTP layer's request batcher, made on first use
         types = _op_types(fn)
         self.random = any("Random" in t for t in types) or bool(types & _NONDETERMINISTIC_OPS)
@@ -301,9 +302,9 @@ def parse_route(method, path, model_name, served_version) -> Route:
 
 
 def _check_shape(arr, spec, name, row_format):
-    if spec.shape.rank is None:
+    expected = codec.spec_info(spec).dims
+    if expected is None:
         return
-    expected = spec.shape.as_list()
     ok = arr.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, arr.shape))
     if ok:
         return
@@ -571,7 +572,8 @@ class ModelService:
         if route.kind == "metadata":
             return 200, self.metadata(route.version)
         request = codec.decode_json(body, self.max_values)
-        return 200, self.predict(request, route.version)
+        sig, arrays, row_format = self.prepare(request, route.version, codec.no_bools(body))
+        return 200, self.answer(sig, sig.call(arrays), row_format)
 
     @property
     def max_values(self) -> int | None:
@@ -580,8 +582,14 @@ class ModelService:
 
     # -- conversions -------------------------------------------------------------------------
 
-    def prepare(self, request, version=None):
+    def prepare(self, request, version=None, no_bools=False):
         """Validates a decoded predict request: ``(signature, {input: array}, row_format)``.
+
+        Args:
+            request: the decoded JSON body.
+            version: the version the URL names (None: the served one).
+            no_bools: the raw body holds no ``true``/``false`` token (see
+                :func:`kerasgan.export.server.codec.json_to_array`).
 
         Raises:
             RequestError: 400 for a malformed request, 404 for a version not served.
@@ -620,8 +628,8 @@ class ModelService:
                 f"(columnar format). Received: {'both' if 'inputs' in request else 'neither'}",
             )
         if "instances" in request:
-            return sig, self._parse_instances(sig, request["instances"]), True
-        return sig, self._parse_inputs(sig, request["inputs"]), False
+            return sig, self._parse_instances(sig, request["instances"], no_bools), True
+        return sig, self._parse_inputs(sig, request["inputs"], no_bools), False
 
     def answer(self, sig, outputs, row_format) -> dict:
         """The response for ``{output: array}``: ``{"predictions": ...}`` or ``{"outputs": ...}``."""
@@ -647,9 +655,9 @@ class ModelService:
                 f"{list(sig.inputs)}",
             )
 
-    def _to_array(self, value, sig, name, row_format):
+    def _to_array(self, value, sig, name, row_format, no_bools=False):
         spec = sig.inputs[name]
-        arr = codec.json_to_array(value, spec, name, row_format)
+        arr = codec.json_to_array(value, spec, name, row_format, no_bools)
         _check_shape(arr, spec, name, row_format)
         if arr.ndim >= 1 and arr.shape[0] > self.max_batch:
             raise RequestError(
@@ -657,7 +665,7 @@ class ModelService:
                 f"input {name!r} has a batch of {arr.shape[0]} rows, above the server's limit "
                 f"max_batch={self.max_batch}",
             )
-        if name in COUNT_INPUTS and arr.ndim == 0 and spec.dtype.is_integer:
+        if arr.ndim == 0 and name in COUNT_INPUTS and spec.dtype.is_integer:
             count = int(arr)
             if not 0 <= count <= self.max_batch:
                 raise RequestError(
@@ -668,7 +676,7 @@ class ModelService:
                 )
         return arr
 
-    def _parse_instances(self, sig, instances):
+    def _parse_instances(self, sig, instances, no_bools=False):
         if not isinstance(instances, list):
             raise RequestError(
                 400,
@@ -683,7 +691,7 @@ class ModelService:
                 f"'instances' has {len(instances)} rows, above the server's limit "
                 f"max_batch={self.max_batch}",
             )
-        scalars = [k for k, spec in sig.inputs.items() if spec.shape.rank == 0]
+        scalars = sig.scalar_inputs
         if scalars:
             example = json.dumps({"signature_name": sig.name, "inputs": dict.fromkeys(scalars, 4)})
             raise RequestError(
@@ -706,12 +714,12 @@ class ModelService:
                     "an object keyed by input name",
                 )
             columns = {next(iter(sig.inputs)): instances}
-        return {k: self._to_array(v, sig, k, row_format=True) for k, v in columns.items()}
+        return {k: self._to_array(v, sig, k, True, no_bools) for k, v in columns.items()}
 
-    def _parse_inputs(self, sig, inputs):
+    def _parse_inputs(self, sig, inputs, no_bools=False):
         if isinstance(inputs, dict):
             self._check_names(sig, inputs, "inputs")
-            return {k: self._to_array(inputs[k], sig, k, row_format=False) for k in sig.inputs}
+            return {k: self._to_array(inputs[k], sig, k, False, no_bools) for k in sig.inputs}
         if len(sig.inputs) != 1:
             raise RequestError(
                 400,
@@ -719,7 +727,7 @@ class ModelService:
                 "object keyed by input name",
             )
         name = next(iter(sig.inputs))
-        return {name: self._to_array(inputs, sig, name, row_format=False)}
+        return {name: self._to_array(inputs, sig, name, False, no_bools)}
 
     def _rows(self, sig, outputs):
         sizes = {v.shape[0] if v.ndim else None for v in outputs.values()}
