@@ -182,7 +182,8 @@ def _out_of_range(name, dtype, value):
     else:
         received = f"{value:g}"
     return RequestError(
-        400, f"input {name!r} expects {dtype.name} values; received {received}, out of range"
+        400,
+        f"input {name!r} expects {dtype.name} values; received {received}, out of range"
         f" for {dtype.name}",
     )
 
