@@ -42,15 +42,19 @@ from kerasgan import (  # noqa: E402
     regularizers,
 )
 from kerasgan.models import (  # noqa: E402
+    ACGAN,
     DCGAN,
     GAN,
     LSGAN,
     WGAN,
     WGANGP,
+    ConditionalGAN,
     HingeGAN,
 )
 
 __all__ = [
+    "ACGAN",
+    "ConditionalGAN",
     "DCGAN",
     "GAN",
     "HingeGAN",

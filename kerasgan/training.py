@@ -242,10 +242,14 @@ def make_dataset(cfg):
 
 
 def _optimizers(cfg, model):
-    """Optimizers from the config, or the model's defaults where unset."""
+    """``{player: optimizer}``: the model's defaults with the config's learning rates and betas.
+
+    A player with prefix ``p`` takes ``cfg["<p>_lr"]`` when set; the discriminator's
+    learning-rate decay runs over ``d_steps`` times as many updates.
+    """
     import keras
 
-    g_default, d_default = model.default_optimizers()
+    defaults = model.player_default_optimizers()
     total = cfg["epochs"] * cfg["steps_per_epoch"]
 
     def make(default, lr, steps):
@@ -264,8 +268,12 @@ def _optimizers(cfg, model):
             )
         return default.__class__.from_config(conf)
 
-    d_steps = model.d_steps
-    return make(g_default, cfg["g_lr"], total), make(d_default, cfg["d_lr"], total * d_steps)
+    chosen = {}
+    for player, default in defaults.items():
+        prefix = model.players[player][1]
+        updates = total * (model.d_steps if player == "discriminator" else 1)
+        chosen[player] = make(default, cfg.get(f"{prefix}_lr"), updates)
+    return chosen
 
 
 def build_flow(cfg, event_size, inverse_autoregressive=False):
@@ -456,10 +464,8 @@ def run(config, overrides=None):
     dataset, info = make_dataset(cfg)
     with strategy.scope():
         model = build_model(cfg, info["shape"])
-        g_opt, d_opt = _optimizers(cfg, model)
         model.compile(
-            g_optimizer=g_opt,
-            d_optimizer=d_opt,
+            optimizers=_optimizers(cfg, model),
             jit_compile=cfg["jit_compile"],
             steps_per_execution=cfg["steps_per_execution"],
         )

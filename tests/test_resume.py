@@ -131,8 +131,7 @@ def test_backup_layout_pointer_and_pruning(tmp_path):
     cfg = training.resolve(cfg, {"runs_dir": str(tmp_path)})
     ds, info = training.make_dataset(cfg)
     model = training.build_model(cfg, info["shape"])
-    g, d = training._optimizers(cfg, model)
-    model.compile(g_optimizer=g, d_optimizer=d)
+    model.compile(optimizers=training._optimizers(cfg, model))
     backup = cbs.ResumableBackup(tmp_path / "bk", steps_per_epoch=12, save_freq=3, keep=2)
     model.fit(ds, epochs=1, steps_per_epoch=12, callbacks=[backup], verbose=0)
     assert backup.saved_steps == [3, 6, 9, 12]
@@ -145,8 +144,7 @@ def test_backup_layout_pointer_and_pruning(tmp_path):
     assert state["global_step"] == 12 and (state["epoch"], state["batch"]) == (1, 0)
     # The backup holds the full state: a fresh model restored from it equals the trained one.
     fresh = training.build_model(cfg, info["shape"])
-    g, d = training._optimizers(cfg, fresh)
-    fresh.compile(g_optimizer=g, d_optimizer=d)
+    fresh.compile(optimizers=training._optimizers(cfg, fresh))
     restorer = cbs.ResumableBackup(tmp_path / "bk", steps_per_epoch=12)
     assert restorer.restore(fresh) == 12
     assert _max_diff(model.get_weights(), fresh.get_weights()) == 0.0

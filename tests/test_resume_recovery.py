@@ -37,8 +37,7 @@ BASE = {
 
 def _compiled(cfg, info):
     model = training.build_model(cfg, info["shape"])
-    g, d = training._optimizers(cfg, model)
-    model.compile(g_optimizer=g, d_optimizer=d)
+    model.compile(optimizers=training._optimizers(cfg, model))
     return model
 
 

@@ -278,7 +278,7 @@ class ModeCoverageCallback(keras.callbacks.Callback):
 
 
 class LearningRateLogger(keras.callbacks.Callback):
-    """Adds each optimizer's current learning rate (``g_lr``, ``d_lr``) to the epoch logs.
+    """Adds each player's learning rate (``g_lr``, ``d_lr``, ...) to the epoch logs.
 
     ``keras.callbacks.TensorBoard`` only logs ``model.optimizer``, which a GAN
     does not use; place this callback before it.
@@ -290,10 +290,13 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        for prefix in ("g", "d"):
-            optimizer = getattr(self.model, f"{prefix}_optimizer", None)
-            if optimizer is not None:
-                logs[f"{prefix}_lr"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        players = getattr(self.model, "players", None)
+        optimizers = getattr(self.model, "optimizers", None)
+        if not isinstance(players, dict) or not isinstance(optimizers, dict):
+            return
+        for player, optimizer in optimizers.items():
+            prefix = players[player][1]
+            logs[f"{prefix}_lr"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def density_image(log_prob_fn, limits, resolution=128, log_range=12.0, cmap="viridis"):

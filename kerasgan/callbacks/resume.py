@@ -320,7 +320,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         optimizer = getattr(model, "optimizer", None)
         # A GAN's own optimizers are built in compile(); its unused model.optimizer
         # (from super().compile()) must stay unbuilt to match the saved file.
-        if optimizer is not None and not optimizer.built and not hasattr(model, "g_optimizer"):
+        players = getattr(model, "optimizers", None)
+        if optimizer is not None and not optimizer.built and not isinstance(players, dict):
             optimizer.build(model.trainable_variables)
         try:
             model.load_weights(os.path.join(state["path"], _WEIGHTS))
@@ -420,9 +421,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
 
 def _optimizers(model):
+    """The model's optimizers: ``model.optimizer`` and every player's (``model.optimizers``)."""
+    candidates = [getattr(model, "optimizer", None)]
+    players = getattr(model, "optimizers", None)
+    if isinstance(players, dict):
+        candidates += list(players.values())
     found = []
-    for name in ("optimizer", "g_optimizer", "d_optimizer"):
-        opt = getattr(model, name, None)
+    for opt in candidates:
         if isinstance(opt, keras.optimizers.Optimizer) and opt not in found:
             found.append(opt)
     return found

@@ -130,7 +130,8 @@ def test_dcgan_images_beyond_float32_range_are_rejected():
         (np.array([["a", 1.0]] * 8, dtype=object), r"numeric.*dtype object.*'a'"),
         (None, r"GAN\.fit needs training data\. Received: x=None"),
         ([[1.0, 2.0], [3.0]], r"array of numbers\. Received: a list"),
-        ({"x": np.zeros((8, 2))}, r"Received: a dict with keys \['x'\]"),
+        # dict batches are {"x"|"image": ..., "y"|"label": ...} (issue 12); other keys are refused
+        ({"pixels": np.zeros((8, 2))}, r"Received: a dict with keys \['pixels'\]"),
     ],
     ids=["empty", "str", "object", "none", "ragged", "dict"],
 )
