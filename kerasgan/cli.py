@@ -182,6 +182,11 @@ def _add_sample_parser(sub):
         help="reproducible samples through the export's sample_seeded signature",
     )
     p.add_argument(
+        "--label",
+        type=int,
+        help="class of every sample, for a conditional GAN's export (required there)",
+    )
+    p.add_argument(
         "--range",
         choices=["auto", "symmetric", "unit"],
         default="auto",
@@ -510,7 +515,9 @@ def _sample(args):
     try:
         version, path = resolve_export(args.dir, args.version, allow_version_dir=True)
         loaded = tf.saved_model.load(path)
-        chunks = iter_samples(loaded, args.num_samples, args.seed, args.signature)
+        chunks = iter_samples(
+            loaded, args.num_samples, args.seed, args.signature, label=args.label
+        )
         first, how = next(chunks)
         parent = os.path.dirname(os.path.abspath(args.output))
         os.makedirs(parent, exist_ok=True)
@@ -688,7 +695,7 @@ def draw_samples(loaded, num_samples, seed=None, signature="sample", chunk=None)
     return (parts[0] if len(parts) == 1 else np.concatenate(parts)), how
 
 
-def iter_samples(loaded, num_samples, seed=None, signature="sample", chunk=None):
+def iter_samples(loaded, num_samples, seed=None, signature="sample", chunk=None, label=None):
     """Yields ``(samples, description)`` chunks of at most ``chunk`` rows, ``num_samples`` in all.
 
     Seeded draws: chunk ``i`` calls ``sample_seeded`` with ``seed + i * (2**31 - 1)``,
@@ -700,6 +707,8 @@ def iter_samples(loaded, num_samples, seed=None, signature="sample", chunk=None)
     Args:
         loaded, num_samples, seed, signature: as in :func:`draw_samples`.
         chunk: rows per call (default :data:`SAMPLE_CHUNK`).
+        label: the class of every sample, for a conditional GAN's export (whose
+            ``sample`` takes ``labels``); required there and refused elsewhere.
 
     Raises:
         ValueError: as :func:`draw_samples`.
@@ -711,6 +720,11 @@ def iter_samples(loaded, num_samples, seed=None, signature="sample", chunk=None)
     if chunk < 1:
         raise ValueError(f"chunk must be a positive int. Received: chunk={chunk!r}")
     sigs = loaded.signatures
+    sample_fn = sigs.get("sample")
+    conditional = sample_fn is not None and "labels" in sample_fn.structured_input_signature[1]
+    if conditional or label is not None:
+        yield from _iter_conditional(loaded, num_samples, seed, signature, chunk, label)
+        return
     if seed is not None:
         if signature != "sample":
             raise ValueError(
@@ -770,6 +784,52 @@ def iter_samples(loaded, num_samples, seed=None, signature="sample", chunk=None)
     while done < num_samples:
         n = min(chunk, num_samples - done)
         yield np.asarray(call(n, i)), how
+        done += n
+        i += 1
+
+
+def _iter_conditional(loaded, num_samples, seed, signature, chunk, label):
+    """Chunks from a conditional GAN's export: ``sample(labels)`` / ``sample_seeded``."""
+    import numpy as np
+    import tensorflow as tf
+
+    sigs = loaded.signatures
+    sample_fn = sigs.get("sample")
+    if sample_fn is None or "labels" not in sample_fn.structured_input_signature[1]:
+        raise ValueError(
+            "--label is for a conditional GAN's export (whose 'sample' signature takes "
+            f"'labels'); this one has signatures {sorted(sigs)}. Received: --label {label}"
+        )
+    if label is None:
+        raise ValueError(
+            "This export is a conditional GAN's: say which class to draw with --label K. "
+            "Received: no --label"
+        )
+    if signature != "sample":
+        raise ValueError(
+            "--label calls the conditional export's sample / sample_seeded signatures; it "
+            f"cannot be combined with --signature. Received: --signature {signature!r}"
+        )
+    if label < 0:
+        raise ValueError(f"--label must be >= 0. Received: --label {label}")
+    how = f"class {label}" + ("" if seed is None else f", sample_seeded with seed {seed}")
+    done = i = 0
+    while done < num_samples:
+        n = min(chunk, num_samples - done)
+        labels = tf.fill([n], tf.constant(label, tf.int32))
+        try:
+            if seed is None:
+                out = sample_fn(labels=labels)
+            else:
+                out = sigs["sample_seeded"](
+                    labels=labels, seed=tf.constant(seed + i * (2**31 - 1), tf.int64)
+                )
+        except tf.errors.InvalidArgumentError as e:
+            raise ValueError(
+                f"The export refused the label ({e.message.strip().splitlines()[0]}). "
+                f"Received: --label {label}"
+            ) from None
+        yield np.asarray(out["samples"]), how
         done += n
         i += 1
 

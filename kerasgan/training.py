@@ -50,7 +50,28 @@ class RunAlreadyFinished(Exception):
     """
 
 
-GAN_MODELS = ("gan", "minimax", "lsgan", "hinge", "wgan", "wgan_gp", "dcgan")
+# GAN classes by class name (what recipes name), and the older lower-case names.
+GAN_CLASSES = (
+    "GAN",
+    "DCGAN",
+    "LSGAN",
+    "HingeGAN",
+    "WGAN",
+    "WGANGP",
+    "ConditionalGAN",
+    "ACGAN",
+)
+CONDITIONAL_CLASSES = ("ConditionalGAN", "ACGAN")
+GAN_ALIASES = {
+    "gan": "GAN",
+    "minimax": "GAN",  # with loss="minimax"
+    "lsgan": "LSGAN",
+    "hinge": "HingeGAN",
+    "wgan": "WGAN",
+    "wgan_gp": "WGANGP",
+    "dcgan": "GAN",
+}
+GAN_MODELS = tuple(GAN_ALIASES) + GAN_CLASSES
 # Flows trained by maximum likelihood on data, by reverse KL on an energy (planar,
 # radial), or distilled (a MAF teacher fit on data, then an IAF student).
 # On images (dataset "digits"): "glow" and "realnvp" are the multi-scale image flows.
@@ -79,6 +100,12 @@ DEFAULTS = {
     "gp_target": None,  # 1 (WGAN-GP) or 0 (zero-centred penalty, Thanh-Tung et al. 2019)
     "r1_weight": None,
     "pack": 1,  # PacGAN packing degree
+    "loss": None,  # a kerasgan.losses pair name (None: the model's default)
+    # conditional models (ConditionalGAN, ACGAN): labels from the dataset
+    "num_classes": None,  # None: the dataset's (10 for digits)
+    "d_mode": "projection",  # ConditionalGAN's discriminator: "projection" or "concat"
+    "conditional_batch_norm": False,  # class-conditional batch norm in the generator
+    "aux_weight": 1.0,  # ACGAN: weight of the class loss
     # optimization
     "batch_size": 256,
     "epochs": 10,
@@ -189,7 +216,28 @@ def resolve(config, overrides=None):
         )
     if cfg["d_steps"] is not None and (not isinstance(cfg["d_steps"], int) or cfg["d_steps"] < 1):
         raise ValueError(f"d_steps must be an int >= 1. Received: d_steps={cfg['d_steps']!r}")
+    if cfg["d_mode"] not in ("projection", "concat"):
+        raise ValueError(
+            f"d_mode must be 'projection' or 'concat'. Received: d_mode={cfg['d_mode']!r}"
+        )
+    if cfg["loss"] is not None:
+        from kerasgan import losses
+
+        if cfg["loss"] not in losses.names():
+            raise ValueError(
+                f"loss must be one of {losses.names()}. Received: loss={cfg['loss']!r}"
+            )
+    if cfg["model"] in CONDITIONAL_CLASSES and not _is_image_dataset(cfg["dataset"]):
+        raise ValueError(
+            f"{cfg['model']} needs a labelled dataset ('digits' or a tfds image dataset with "
+            f"labels). Received: dataset={cfg['dataset']!r}"
+        )
     return cfg
+
+
+def is_conditional(cfg) -> bool:
+    """Whether the config's model takes labels (ConditionalGAN, ACGAN)."""
+    return cfg["model"] in CONDITIONAL_CLASSES
 
 
 def _is_image_dataset(name):
@@ -224,9 +272,20 @@ def make_dataset(cfg):
                     ds = images.load_tfds(name, batch_size=batch, seed=cfg["seed"])
             else:
                 ds = images.load_tfds(name, batch_size=batch, seed=cfg["seed"])
-        ds = ds.map(lambda x, *rest: x).repeat()
-        shape = tuple(ds.element_spec.shape[1:])
-        return ds, {"kind": "image", "shape": shape}
+        info = {"kind": "image"}
+        if is_conditional(cfg):
+            ds = ds.map(lambda x, y, *rest: (x, tf.cast(y, tf.int32))).repeat()
+            shape = tuple(ds.element_spec[0].shape[1:])
+            info["num_classes"] = cfg["num_classes"] or (10 if name == "digits" else None)
+            if info["num_classes"] is None:
+                raise ValueError(
+                    f"Set num_classes for the labelled dataset {name!r}. Received: num_classes=None"
+                )
+        else:
+            ds = ds.map(lambda x, *rest: x).repeat()
+            shape = tuple(ds.element_spec.shape[1:])
+        info["shape"] = shape
+        return ds, info
     x = toy.load(name, cfg["num_train_samples"], seed=cfg["seed"])
     info = {"kind": "toy", "shape": (x.shape[1],), "sample": x[:2000]}
     if name in toy.mixture_names():
@@ -345,30 +404,63 @@ def build_image_flow(cfg, image_shape):
     return flows.FlowModel(image_shape, layers, seed=cfg["seed"])
 
 
-def build_model(cfg, data_shape):
+def build_model(cfg, data_shape, num_classes=None):
     """Builds (not compiles) the GAN named by ``cfg["model"]`` for data of ``data_shape``.
 
-    Call it in the strategy's scope: with ``cfg["sync_batch_norm"]`` None,
-    batch norm is synchronized across replicas when there are several.
+    ``cfg["model"]`` is a class name (``"WGANGP"``, ``"ConditionalGAN"``...) or an
+    older lower-case name (``"wgan_gp"``). Call it in the strategy's scope: with
+    ``cfg["sync_batch_norm"]`` None, batch norm is synchronized across replicas
+    when there are several.
     """
     import kerasgan
     from kerasgan import models
 
     kind = cfg["model"]
+    class_name = GAN_ALIASES.get(kind, kind)
     extra = {"seed": cfg["seed"], "pack": cfg["pack"]}
     if cfg["d_steps"] is not None:
         extra["d_steps"] = cfg["d_steps"]
     for key in ("gp_weight", "gp_target", "r1_weight"):
         if cfg[key] is not None:
             extra[key] = cfg[key]
+    if kind == "minimax":
+        extra["loss"] = "minimax"
+    if cfg["loss"] is not None:
+        extra["loss"] = cfg["loss"]
     latent = cfg["latent_dim"]
     sync = cfg["sync_batch_norm"]
     if sync is None:  # called in the strategy's scope
         import tensorflow as tf
 
         sync = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    cls = getattr(kerasgan, class_name)
+    if class_name in CONDITIONAL_CLASSES:
+        if len(data_shape) != 3:
+            raise ValueError(f"{class_name} recipes take images. Received: shape {data_shape}")
+        if cfg["pack"] != 1:
+            raise ValueError(f"{class_name} does not pack samples. Received: pack={cfg['pack']}")
+        extra.pop("pack")
+        g = models.build_conditional_dcgan_generator(
+            latent,
+            num_classes,
+            data_shape,
+            cfg["base_filters"],
+            conditional_batch_norm=cfg["conditional_batch_norm"],
+        )
+        mode = "acgan" if class_name == "ACGAN" else cfg["d_mode"]
+        d = models.build_conditional_dcgan_discriminator(
+            data_shape,
+            num_classes,
+            cfg["base_filters"],
+            mode=mode,
+            spectral_norm=cfg["d_spectral_norm"],
+            normalization=None if cfg["d_spectral_norm"] else "layer",
+        )
+        if class_name == "ACGAN":
+            extra["aux_weight"] = cfg["aux_weight"]
+        return cls(g, d, latent_dim=latent, num_classes=num_classes, **extra)
     if len(data_shape) == 3:
-        critic_norm = None if kind in ("wgan_gp", "wgan") else "batch"
+        critic_norm = None if class_name in ("WGANGP", "WGAN") else "batch"
         g = models.build_dcgan_generator(
             latent, data_shape, cfg["base_filters"], sync_batch_norm=sync
         )
@@ -395,17 +487,8 @@ def build_model(cfg, data_shape):
         )
     else:
         raise ValueError(f"Data must be vectors or images. Received: example shape {data_shape}")
-    cls = {
-        "gan": kerasgan.GAN,
-        "dcgan": kerasgan.GAN,
-        "lsgan": kerasgan.LSGAN,
-        "hinge": kerasgan.HingeGAN,
-        "wgan": kerasgan.WGAN,
-        "wgan_gp": kerasgan.WGANGP,
-        "minimax": kerasgan.GAN,
-    }[kind]
-    if kind == "minimax":
-        extra["loss"] = "minimax"
+    if class_name == "DCGAN":
+        cls = kerasgan.GAN  # the DCGAN networks are built above; DCGAN only adds defaults
     return cls(g, d, latent_dim=latent, **extra)
 
 
@@ -463,7 +546,7 @@ def run(config, overrides=None):
 
     dataset, info = make_dataset(cfg)
     with strategy.scope():
-        model = build_model(cfg, info["shape"])
+        model = build_model(cfg, info["shape"], info.get("num_classes"))
         model.compile(
             optimizers=_optimizers(cfg, model),
             jit_compile=cfg["jit_compile"],
@@ -487,7 +570,11 @@ def run(config, overrides=None):
         raise cbs.TrainingDiverged(guard.message)
 
     result = {"run_dir": run_dir, "history": history, "seconds": seconds, "config": cfg}
-    samples = model.sample(cfg["eval_samples"], seed=cfg["seed"] + 1)
+    if model.conditional:  # one row of 8 per class
+        labels = np.repeat(np.arange(model.num_classes), 8)
+        samples = model.sample(len(labels), labels=labels, seed=cfg["seed"] + 1)
+    else:
+        samples = model.sample(cfg["eval_samples"], seed=cfg["seed"] + 1)
     _save_final_samples(samples, info, os.path.join(run_dir, "samples.png"))
     if mixture is not None and np.all(mixture.stds == mixture.stds[0]):
         from kerasgan.metrics.mode_coverage import mode_coverage
@@ -787,7 +874,8 @@ def _save_final_samples(samples, info, path):
     else:
         import tensorflow as tf
 
-        grid = image_grid(samples[:64])
+        rows = info.get("num_classes")  # conditional: one row per class
+        grid = image_grid(samples if rows else samples[:64], rows=rows)
         tf.io.write_file(path, tf.io.encode_png(grid))
 
 

@@ -20,6 +20,8 @@ RECIPES = [
     "wgan_gp_grid25",
     "dcgan_mnist",
     "dcgan_digits",
+    "cgan_digits",
+    "acgan_digits",
 ]
 
 
@@ -62,7 +64,11 @@ def test_recipe_smoke(name, tmp_path):
     fn = loaded.signatures["serving_default"]
     latent = recipe["CONFIG"]["latent_dim"]
     assert fn.structured_input_signature[1]["z"].shape.as_list() == [None, latent]
-    out = fn(z=tf.zeros([3, latent]))["samples"]
+    inputs = {"z": tf.zeros([3, latent])}
+    if recipe["CONFIG"]["model"] in training.CONDITIONAL_CLASSES:  # serving_default(z, labels)
+        assert fn.structured_input_signature[1]["labels"].shape.as_list() == [None]
+        inputs["labels"] = tf.constant([0, 5, 9])
+    out = fn(**inputs)["samples"]
     assert out.shape[0] == 3 and np.all(np.isfinite(out.numpy()))
 
 

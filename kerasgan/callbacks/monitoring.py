@@ -182,8 +182,10 @@ def image_grid(images, rows=None) -> np.ndarray:
 class ImageGrid(keras.callbacks.Callback):
     """Logs a grid of images generated from fixed latents to TensorBoard.
 
-    GANs: ``generate`` on fixed latents (images in ``[-1, 1]``); image flows:
-    ``sample`` with a fixed seed (images in ``[0, 1]``).
+    GANs: ``generate`` on fixed latents (images in ``[-1, 1]``); conditional
+    GANs: one row per class, the same latents in every row (so a column shows
+    one latent across the classes); image flows: ``sample`` with a fixed seed
+    (images in ``[0, 1]``).
 
     The tag is ``samples/grid``; written to ``log_dir/samples``.
 
@@ -208,14 +210,25 @@ class ImageGrid(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(self.log_dir)
         self._z = None
+        self._labels = None
+        classes = getattr(self.model, "num_classes", None)
         if hasattr(self.model, "latent_dim"):
-            self._z = (
-                np.random.default_rng(self.seed)
-                .standard_normal((self.num_images, self.model.latent_dim))
-                .astype("float32")
-            )
+            rng = np.random.default_rng(self.seed)
+            if classes:
+                per_row = max(1, self.num_images // classes)
+                z = rng.standard_normal((per_row, self.model.latent_dim)).astype("float32")
+                self._z = np.tile(z, (classes, 1))
+                self._labels = np.repeat(np.arange(classes), per_row)
+            else:
+                self._z = rng.standard_normal((self.num_images, self.model.latent_dim))
+                self._z = self._z.astype("float32")
+
+    def _rows(self):
+        return None if self._labels is None else int(self._labels.max()) + 1
 
     def _images(self):
+        if self._labels is not None:  # a conditional GAN: one row per class
+            return self.model.generate(self._z, labels=self._labels)
         if self._z is not None:  # a GAN: fixed latents
             return self.model.generate(self._z)
         # A flow on data in [0, 1]: fixed noise through the sampler's seed.
@@ -225,7 +238,7 @@ class ImageGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        grid = image_grid(self._images())
+        grid = image_grid(self._images(), rows=self._rows())
         with self._writer.as_default():
             tf.summary.image("samples/grid", grid[np.newaxis], step=epoch + 1)
         self._writer.flush()

@@ -296,8 +296,16 @@ class GAN(SeedStateMixin, keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self._penalty_trackers = []
         self._check_players()
+        self._build_if_ready()
 
-        if generator.built and discriminator.built:
+    def _build_if_ready(self):
+        """Builds the model once every player's network is set and built.
+
+        A subclass with more players sets its other networks after
+        ``super().__init__`` and calls this again (Keras locks a built model's state).
+        """
+        networks = [getattr(self, attr, None) for attr, _ in self.players.values()]
+        if all(n is not None and n.built for n in networks):
             self.build()
 
     def _check_players(self):
