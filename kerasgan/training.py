@@ -875,7 +875,7 @@ def _save_final_samples(samples, info, path):
         import tensorflow as tf
 
         rows = info.get("num_classes")  # conditional: one row per class
-        grid = image_grid(samples if rows else samples[:64], rows=rows)
+        grid = image_grid(samples if rows else samples[:64], rows=rows, pad=2 if rows else 0)
         tf.io.write_file(path, tf.io.encode_png(grid))
 
 

@@ -26,10 +26,10 @@ CONFIG = {
     "beta_1": 0.0,
     "beta_2": 0.9,
     "batch_size": 64,
-    "epochs": 40,
+    "epochs": 60,
     "steps_per_epoch": 100,
     "eval_metrics": ["fid_digits"],
-    "eval_every": 10,
+    "eval_every": 20,
     "eval_metric_samples": 2000,
 }
 SMOKE = {

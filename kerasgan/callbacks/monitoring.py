@@ -166,16 +166,29 @@ class SampleScatter(keras.callbacks.Callback):
             self._writer.close()
 
 
-def image_grid(images, rows=None) -> np.ndarray:
-    """Tiles ``[N, H, W, C]`` images in ``[-1, 1]`` into one uint8 ``[H', W', C]`` grid."""
+def image_grid(images, rows=None, pad=0) -> np.ndarray:
+    """Tiles ``[N, H, W, C]`` images in ``[-1, 1]`` into one uint8 ``[H', W', C]`` grid.
+
+    Args:
+        images: ``[N, H, W, C]`` in ``[-1, 1]``.
+        rows: number of rows (default: a square-ish grid).
+        pad: pixels of mid-grey between the images (0: none).
+
+    Returns:
+        uint8 ``[rows * (H + pad) - pad, cols * (W + pad) - pad, C]``.
+    """
     images = np.asarray(images)
     n, h, w, c = images.shape
     rows = rows or int(math.ceil(math.sqrt(n)))
     cols = int(math.ceil(n / rows))
-    grid = np.full((rows * h, cols * w, c), -1.0, dtype="float32")
+    fill = 0.0 if pad else -1.0  # grey separators; no padding: empty cells black
+    grid = np.full(
+        (rows * (h + pad) - pad, cols * (w + pad) - pad, c), fill, dtype="float32"
+    )
     for i in range(n):
         r, col = divmod(i, cols)
-        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = images[i]
+        top, left = r * (h + pad), col * (w + pad)
+        grid[top : top + h, left : left + w] = images[i]
     return np.clip((grid + 1.0) * 127.5, 0, 255).round().astype("uint8")
 
 
@@ -238,7 +251,8 @@ class ImageGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        grid = image_grid(self._images(), rows=self._rows())
+        rows = self._rows()
+        grid = image_grid(self._images(), rows=rows, pad=2 if rows else 0)
         with self._writer.as_default():
             tf.summary.image("samples/grid", grid[np.newaxis], step=epoch + 1)
         self._writer.flush()

@@ -401,3 +401,27 @@ def test_sample_cli_draws_the_requested_label(tmp_path):
     np.testing.assert_array_equal(np.load(out), expected.numpy())
     assert cli.main(["sample", str(base), "-n", "6", "-o", str(out)]) == 2
     assert cli.main(["sample", str(base), "-n", "6", "--label", "3", "-o", str(out)]) == 2
+
+
+def test_tensorboard_grid_has_one_row_per_class(tmp_path):
+    from kerasgan.callbacks import ImageGrid
+    from kerasgan.callbacks.monitoring import image_grid
+
+    keras.utils.set_random_seed(0)
+    g = cond.build_conditional_dcgan_generator(4, K, (16, 16, 1), base_filters=4)
+    d = cond.build_conditional_dcgan_discriminator((16, 16, 1), K, base_filters=4)
+    model = kerasgan.ConditionalGAN(g, d, latent_dim=4, num_classes=K)
+    cb = ImageGrid(str(tmp_path), num_images=6)
+    cb.set_model(model)
+    cb.on_train_begin()
+    images = cb._images()
+    # rows of 2: the same two latents in every row, the row's class as the label
+    np.testing.assert_array_equal(cb._labels, [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(cb._z[:2], cb._z[4:])
+    np.testing.assert_allclose(images[2:4], model.generate(cb._z[:2], labels=1), atol=1e-6)
+    grid = image_grid(images, rows=cb._rows(), pad=2)
+    assert grid.shape == (3 * 18 - 2, 2 * 18 - 2, 1)
+    assert np.all(grid[16:18] == 128)  # grey separator between the rows of classes 0 and 1
+    cb.on_epoch_end(0)
+    cb.on_train_end()
+    assert list((tmp_path / "samples").glob("events.out.tfevents.*"))
