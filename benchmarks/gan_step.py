@@ -167,7 +167,7 @@ from torch import nn  # noqa: E402
 
 import kerasgan  # noqa: E402
 from kerasgan import _data_checks  # noqa: E402
-from kerasgan.models import gan as gan_module  # noqa: E402
+from kerasgan.gan import base as gan_module  # noqa: E402
 
 # --------------------------------------------------------------------------------------
 # Cases

@@ -35,13 +35,14 @@ if keras.backend.backend() != "tensorflow":  # e.g. set in ~/.keras/keras.json
 
 from kerasgan import (  # noqa: E402
     flows,
+    gan,
     layers,
     losses,
     models,
     optimizers,
     regularizers,
 )
-from kerasgan.models import (  # noqa: E402
+from kerasgan.gan import (  # noqa: E402
     ACGAN,
     DCGAN,
     GAN,
@@ -62,6 +63,7 @@ __all__ = [
     "WGAN",
     "WGANGP",
     "flows",
+    "gan",
     "layers",
     "losses",
     "models",

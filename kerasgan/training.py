@@ -413,7 +413,7 @@ def build_model(cfg, data_shape, num_classes=None):
     when there are several.
     """
     import kerasgan
-    from kerasgan import models
+    from kerasgan.gan import networks as models
 
     kind = cfg["model"]
     class_name = GAN_ALIASES.get(kind, kind)

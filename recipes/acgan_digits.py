@@ -19,11 +19,12 @@ CONFIG = {
     "base_filters": 32,
     "conditional_batch_norm": True,
     "aux_weight": 1.0,  # the class loss's weight in both players' losses
+    "loss": "hinge",  # the source head's loss pair
     "d_spectral_norm": True,
     "g_lr": 2e-4,
     "d_lr": 2e-4,
-    "beta_1": 0.5,
-    "beta_2": 0.999,
+    "beta_1": 0.0,
+    "beta_2": 0.9,
     "batch_size": 64,
     "epochs": 60,
     "steps_per_epoch": 100,

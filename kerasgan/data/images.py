@@ -25,7 +25,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kerasgan._checks import check_positive_int as _check_positive_int
+from kerasgan._internal.checks import check_positive_int as _check_positive_int
 
 __all__ = [
     "CELEB_A_SIZE",

@@ -37,8 +37,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kerasgan._checks import check_positive as _check_positive
-from kerasgan._checks import check_positive_int
+from kerasgan._internal.checks import check_positive as _check_positive
+from kerasgan._internal.checks import check_positive_int
 
 __all__ = [
     "GaussianMixture",

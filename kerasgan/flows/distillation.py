@@ -6,9 +6,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgan import _data_checks, distribute
+from kerasgan import distribute
 from kerasgan import losses as losses_lib
-from kerasgan._checks import check_positive_int
+from kerasgan._internal import data_checks as _data_checks
+from kerasgan._internal.checks import check_positive_int
+from kerasgan._internal.jit import resolve_jit_compile
 from kerasgan.flows.flow_model import FlowModel
 from kerasgan.saving import OptimizerCompileMixin, SeedStateMixin
 
@@ -208,7 +210,6 @@ class DensityDistiller(OptimizerCompileMixin, SeedStateMixin, keras.Model):
         Returns:
             None.
         """
-        from kerasgan.models.gan import resolve_jit_compile
 
         self._remember_compile_args(jit_compile, steps_per_execution)
         jit_compile = resolve_jit_compile(jit_compile, model=self.student)

@@ -7,9 +7,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from kerasgan import _data_checks, distribute
+from kerasgan import distribute
 from kerasgan import losses as losses_lib
-from kerasgan._checks import check_positive_int
+from kerasgan._internal import data_checks as _data_checks
+from kerasgan._internal.checks import check_positive_int
+from kerasgan._internal.jit import resolve_jit_compile
 from kerasgan.flows.layers import FlowLayer, initialize_layers, layer_bijector
 from kerasgan.saving import OptimizerCompileMixin, SeedStateMixin
 
@@ -294,7 +296,6 @@ class FlowModel(OptimizerCompileMixin, SeedStateMixin, keras.Model):
                 f"loss={kwargs['loss']!r}"
             )
         kwargs.pop("loss", None)
-        from kerasgan.models.gan import resolve_jit_compile
 
         self._remember_compile_args(jit_compile, steps_per_execution)
         jit_compile = resolve_jit_compile(jit_compile, model=self)

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from kerasgan._checks import check_positive as _check_positive
+from kerasgan._internal.checks import check_positive as _check_positive
 
 __all__ = ["NUM_SAMPLES", "ModeCoverage", "mode_coverage"]
 

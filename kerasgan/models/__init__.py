@@ -1,36 +1,10 @@
-"""Adversarial models and network builders."""
+"""Former home of the adversarial models, kept so that ``kerasgan.models.X`` keeps working.
 
-from kerasgan.models.conditional import (
-    ACGAN,
-    ConditionalGAN,
-    build_conditional_dcgan_discriminator,
-    build_conditional_dcgan_generator,
-    build_conditional_mlp_discriminator,
-    build_conditional_mlp_generator,
-)
-from kerasgan.models.dcgan import DCGAN, build_dcgan_discriminator, build_dcgan_generator
-from kerasgan.models.gan import GAN, default_jit_compile
-from kerasgan.models.hinge import HingeGAN
-from kerasgan.models.lsgan import LSGAN
-from kerasgan.models.mlp import build_mlp_discriminator, build_mlp_generator
-from kerasgan.models.wgan import WGAN, WGANGP
+The models are in :mod:`kerasgan.gan` (one file per variant) and the network builders in
+:mod:`kerasgan.gan.networks`; this module only re-exports their public names.
+"""
 
-__all__ = [
-    "ACGAN",
-    "ConditionalGAN",
-    "DCGAN",
-    "GAN",
-    "HingeGAN",
-    "LSGAN",
-    "WGAN",
-    "WGANGP",
-    "build_conditional_dcgan_discriminator",
-    "build_conditional_dcgan_generator",
-    "build_conditional_mlp_discriminator",
-    "build_conditional_mlp_generator",
-    "build_dcgan_discriminator",
-    "build_dcgan_generator",
-    "build_mlp_discriminator",
-    "build_mlp_generator",
-    "default_jit_compile",
-]
+from kerasgan.gan import *  # noqa: F403
+from kerasgan.gan import __all__ as _gan_all
+
+__all__ = [name for name in _gan_all if name not in ("layers", "networks")]

@@ -7,10 +7,11 @@ import tensorflow as tf
 
 import kerasgan
 from kerasgan import callbacks as cbs
-from kerasgan import cli, export, layers
+from kerasgan import cli, export
+from kerasgan.gan import layers
+from kerasgan.gan import networks as cond
+from kerasgan.gan.base import _BASE_PLAYERS
 from kerasgan.losses import penalties
-from kerasgan.models import conditional as cond
-from kerasgan.models.gan import _BASE_PLAYERS
 
 K = 3  # classes
 

@@ -1,17 +1,6 @@
-"""Class-conditional GANs: conditional GAN (concatenation or projection D) and AC-GAN.
-
-Both are the :class:`~kerasgan.models.gan.GAN` game with ``num_classes`` set: batches
-carry labels, the generator is called on ``[z, labels]``. They differ in how the
-discriminator sees the label:
-
-- :class:`ConditionalGAN`: ``D([x, y])``, with the label either concatenated to the
-  input (an embedding broadcast as channels) or through a projection,
-  ``logit = psi(phi(x)) + <embed(y), phi(x)>`` (Miyato and Koyama, 2018).
-- :class:`ACGAN`: ``D(x) = [source logit, class logits]``; the class loss is the
-  :class:`~kerasgan.losses.AuxiliaryClassification` penalty on both players.
-
-The builders make the networks for vectors (MLP) and for 16x16, 28x28 and 32x32
-images (DCGAN layouts).
+"""Networks of the class-conditional GANs: MLP and DCGAN generators on ``[z, labels]``, and
+discriminators that see the label by projection, by concatenation, or through a class head
+(AC-GAN).
 """
 
 from __future__ import annotations
@@ -20,23 +9,22 @@ import keras
 import numpy as np
 
 from kerasgan import layers
-from kerasgan.losses import penalties as penalties_lib
-from kerasgan.models.dcgan import _layout
-from kerasgan.models.gan import GAN
+from kerasgan.gan import layers as gan_layers
+from kerasgan.gan.networks.dcgan import _layout
 
 __all__ = [
-    "ACGAN",
-    "ConditionalGAN",
+    "DISCRIMINATOR_MODES",
     "build_conditional_dcgan_discriminator",
     "build_conditional_dcgan_generator",
     "build_conditional_mlp_discriminator",
     "build_conditional_mlp_generator",
+    "check_classes",
 ]
 
 DISCRIMINATOR_MODES = ("projection", "concat", "acgan")
 
 
-def _check_classes(num_classes):
+def check_classes(num_classes):
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise ValueError(f"num_classes must be an int >= 2. Received: num_classes={num_classes!r}")
     if num_classes < 2:
@@ -83,7 +71,7 @@ def build_conditional_mlp_generator(
         >>> g.output_shape
         (None, 2)
     """
-    num_classes = _check_classes(num_classes)
+    num_classes = check_classes(num_classes)
     z = keras.Input((int(latent_dim),), name="z")
     y = keras.Input((), dtype="int32", name="labels")
     e = keras.layers.Embedding(num_classes, embedding_dim or num_classes, name="embed")(y)
@@ -133,13 +121,13 @@ def build_conditional_mlp_discriminator(
     Reference:
         cGANs with Projection Discriminator, Miyato and Koyama, 2018.
     """
-    num_classes = _check_classes(num_classes)
+    num_classes = check_classes(num_classes)
     mode = _check_mode(mode)
     x = keras.Input((int(input_dim),), name="x")
     y = keras.Input((), dtype="int32", name="labels")
     h = x if input_scale == 1.0 else keras.layers.Rescaling(1.0 / float(input_scale))(x)
     if mode == "concat":
-        h = keras.layers.Concatenate()([h, layers.OneHot(num_classes, name="one_hot")(y)])
+        h = keras.layers.Concatenate()([h, gan_layers.OneHot(num_classes, name="one_hot")(y)])
     for i, u in enumerate(hidden_units):
         h = _sn(keras.layers.Dense(int(u), name=f"dense_{i}"), spectral_norm)(h)
         h = keras.layers.LeakyReLU(0.2)(h)
@@ -153,7 +141,7 @@ def _heads(x, y, h, num_classes, mode, spectral_norm, name):
         return keras.Model(x, [logit, classes], name=name)
     if mode == "projection":
         embed = keras.layers.Embedding(num_classes, h.shape[-1], name="projection")(y)
-        logit = keras.layers.Add(dtype="float32")([logit, layers.RowDot(name="inner")([embed, h])])
+        logit = keras.layers.Add(dtype="float32")([logit, gan_layers.RowDot(name="inner")([embed, h])])
     return keras.Model([x, y], logit, name=name)
 
 
@@ -190,7 +178,7 @@ def build_conditional_dcgan_generator(
         >>> g.output_shape
         (None, 16, 16, 1)
     """
-    num_classes = _check_classes(num_classes)
+    num_classes = check_classes(num_classes)
     side, n_up = _layout(image_shape)
     z = keras.Input((int(latent_dim),), name="z")
     y = keras.Input((), dtype="int32", name="labels")
@@ -202,7 +190,7 @@ def build_conditional_dcgan_generator(
 
     def norm(h, i):
         if conditional_batch_norm:
-            return layers.ConditionalBatchNormalization(num_classes, name=f"cbn_{i}")([h, y])
+            return gan_layers.ConditionalBatchNormalization(num_classes, name=f"cbn_{i}")([h, y])
         return layers.BatchNormalization(name=f"bn_{i}")(h)
 
     h = keras.layers.ReLU()(norm(h, 0))
@@ -255,7 +243,7 @@ def build_conditional_dcgan_discriminator(
     Reference:
         cGANs with Projection Discriminator, Miyato and Koyama, 2018.
     """
-    num_classes = _check_classes(num_classes)
+    num_classes = check_classes(num_classes)
     mode = _check_mode(mode)
     if normalization not in ("batch", "layer", None):
         raise ValueError(
@@ -266,7 +254,7 @@ def build_conditional_dcgan_discriminator(
     y = keras.Input((), dtype="int32", name="labels")
     h = x
     if mode == "concat":
-        maps = layers.OneHotMaps(num_classes, tuple(image_shape[:2]), name="label_maps")(y)
+        maps = gan_layers.OneHotMaps(num_classes, tuple(image_shape[:2]), name="label_maps")(y)
         h = keras.layers.Concatenate()([h, maps])
     h = _sn(keras.layers.Conv2D(base_filters, 4, 2, padding="same", name="conv_0"), spectral_norm)(
         h
@@ -288,136 +276,3 @@ def build_conditional_dcgan_discriminator(
     return _heads(x, y, h, num_classes, mode, spectral_norm, name)
 
 
-@keras.saving.register_keras_serializable(package="kerasgan")
-class ConditionalGAN(GAN):
-    """Conditional GAN: ``G(z, y)`` and ``D(x, y)`` for labels ``y`` in ``[0, num_classes)``.
-
-    The game of :class:`GAN` with every real batch's labels given to both players;
-    fakes are generated for the labels of the real batch, so that D compares
-    ``D(x, y)`` with ``D(G(z, y), y)``. Any loss pair; the gradient penalty and R1
-    differentiate ``D(., y)`` with the label held fixed.
-
-        D step:  minimize mean_i [ L_D(D(x_i, y_i), D(G(z_i, y_i), y_i)) + penalties ]
-        G step:  minimize mean_i L_G(D(G(z_i, y_i), y_i))
-
-    Args:
-        generator: ``keras.Model`` on ``[z, labels]`` (e.g.
-            :func:`build_conditional_dcgan_generator`).
-        discriminator: ``keras.Model`` on ``[x, labels]`` (e.g.
-            :func:`build_conditional_dcgan_discriminator` with ``mode="projection"``
-            or ``"concat"``).
-        latent_dim: size of ``z``.
-        num_classes: number of labels.
-        **kwargs: passed to :class:`GAN` (``loss``, ``d_steps``, ``gp_weight``,
-            ``penalties``, ``seed``...).
-
-    Returns:
-        A model whose ``fit`` takes ``(x, y)``; ``sample(n, labels=3)``.
-
-    Example:
-        >>> import numpy as np, kerasgan
-        >>> from kerasgan.models import conditional as c
-        >>> g = c.build_conditional_mlp_generator(2, 2, num_classes=3)
-        >>> d = c.build_conditional_mlp_discriminator(2, num_classes=3)
-        >>> model = kerasgan.ConditionalGAN(g, d, latent_dim=2, num_classes=3, loss="hinge")
-        >>> model.compile()
-        >>> x = np.random.normal(size=(64, 2)).astype("float32")
-        >>> y = np.arange(64) % 3
-        >>> _ = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        >>> model.sample(4, labels=1).shape
-        (4, 2)
-
-    Reference:
-        Conditional Generative Adversarial Nets, Mirza and Osindero, 2014;
-        cGANs with Projection Discriminator, Miyato and Koyama, 2018.
-    """
-
-    def __init__(self, generator, discriminator, latent_dim, num_classes, **kwargs):
-        super().__init__(
-            generator, discriminator, latent_dim, num_classes=_check_classes(num_classes), **kwargs
-        )
-
-
-@keras.saving.register_keras_serializable(package="kerasgan")
-class ACGAN(GAN):
-    """AC-GAN: a discriminator with a source head and a class head.
-
-    ``D(x) = [s(x), c(x)]`` (source logit, class logits); ``G(z, y)``. With
-    ``L_S`` the adversarial loss pair and ``L_C`` the class cross-entropy
-    (:class:`~kerasgan.losses.AuxiliaryClassification`):
-
-        D step:  minimize mean_i [ L_D(s(x_i), s(G(z_i, y_i)))
-                                   + w * (CE(c(x_i), y_i) + CE(c(G(z_i, y_i)), y_i)) ]
-        G step:  minimize mean_i [ L_G(s(G(z_i, y_i))) + w * CE(c(G(z_i, y_i)), y_i) ]
-
-    i.e. D maximizes ``L_S + L_C`` and G maximizes ``L_C - L_S`` (Odena et al.).
-    Logs ``d_cls`` and ``g_cls`` besides the losses.
-
-    Args:
-        generator: ``keras.Model`` on ``[z, labels]``.
-        discriminator: ``keras.Model`` ``x -> [logit [B, 1], class logits
-            [B, num_classes]]`` (e.g. ``build_conditional_dcgan_discriminator(...,
-            mode="acgan")``).
-        latent_dim: size of ``z``.
-        num_classes: number of labels.
-        aux_weight: ``w``, the weight of the class loss (1 in the paper).
-        **kwargs: passed to :class:`GAN`.
-
-    Returns:
-        A model whose ``fit`` takes ``(x, y)``.
-
-    Example:
-        >>> import kerasgan
-        >>> from kerasgan.models import conditional as c
-        >>> g = c.build_conditional_mlp_generator(2, 2, num_classes=3)
-        >>> d = c.build_conditional_mlp_discriminator(2, num_classes=3, mode="acgan")
-        >>> model = kerasgan.ACGAN(g, d, latent_dim=2, num_classes=3)
-        >>> model.compile()
-
-    Reference:
-        Conditional Image Synthesis with Auxiliary Classifier GANs, Odena, Olah and
-        Shlens, 2017.
-    """
-
-    discriminator_takes_labels = False
-
-    def __init__(
-        self,
-        generator,
-        discriminator,
-        latent_dim,
-        num_classes,
-        aux_weight=1.0,
-        penalties=None,
-        **kwargs,
-    ):
-        num_classes = _check_classes(num_classes)
-        aux = penalties_lib.AuxiliaryClassification(aux_weight)
-        outputs = getattr(discriminator, "outputs", None)
-        if outputs is not None and (len(outputs) != 2 or outputs[1].shape[-1] != num_classes):
-            raise ValueError(
-                "ACGAN's discriminator must output [source_logits [B, 1], class_logits "
-                f"[B, {num_classes}]]. Received: outputs with shapes "
-                f"{[tuple(o.shape) for o in outputs]}"
-            )
-        super().__init__(
-            generator,
-            discriminator,
-            latent_dim,
-            num_classes=num_classes,
-            penalties=[aux, *(penalties or [])],
-            **kwargs,
-        )
-        self.aux_weight = aux.weight
-
-    def get_config(self):
-        config = super().get_config()
-        config["penalties"] = config["penalties"][1:]  # the first is aux_weight's
-        config["aux_weight"] = self.aux_weight
-        return config
-
-    def classify(self, x, batch_size=256):
-        """The class head's logits on samples ``x``: numpy ``[N, num_classes]``."""
-        return self.discriminator.predict(
-            np.asarray(x, "float32"), batch_size=batch_size, verbose=0
-        )[1]

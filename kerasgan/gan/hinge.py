@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from kerasgan.models.gan import GAN
+from kerasgan.gan.base import GAN
 
 __all__ = ["HingeGAN"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from kerasgan import optimizers
-from kerasgan.models.gan import GAN
+from kerasgan.gan.base import GAN
 
 __all__ = ["WGAN", "WGANGP"]
 

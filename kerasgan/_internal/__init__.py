@@ -1,0 +1,1 @@
+"""Internal helpers: argument and data checks, jit resolution. Not public API."""
