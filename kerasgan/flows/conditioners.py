@@ -83,7 +83,7 @@ def made_degrees(event_size, hidden_units, input_order="left-to-right", seed=0):
         if sorted(order.tolist()) != list(range(1, d + 1)):
             raise ValueError(
                 f"input_order must be a permutation of 1..{d}. Received: "
-                f"input_order={list(np.asarray(input_order).reshape(-1))!r}"
+                f"input_order={np.asarray(input_order).reshape(-1).tolist()!r}"
             )
     degrees = [order]
     for units in _units(hidden_units):

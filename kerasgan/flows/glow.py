@@ -53,6 +53,8 @@ class ActNorm(FlowLayer):
 
     def __init__(self, epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"epsilon must be > 0. Received: epsilon={epsilon!r}")
         self.epsilon = float(epsilon)
 
     def build_flow(self, event_size):

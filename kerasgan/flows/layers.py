@@ -607,7 +607,7 @@ class Permute(FlowLayer):
             if sorted(perm.tolist()) != list(range(event_size)):
                 raise ValueError(
                     f"permutation must be a permutation of 0..{event_size - 1}. "
-                    f"Received: permutation={list(np.asarray(p).reshape(-1))!r}"
+                    f"Received: permutation={np.asarray(p).reshape(-1).tolist()!r}"
                 )
         self._perm = perm.copy()
 

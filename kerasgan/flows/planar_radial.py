@@ -86,6 +86,10 @@ class Planar(FlowLayer):
 
     def __init__(self, init_scale=0.1, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= float(init_scale) < np.inf:
+            raise ValueError(
+                f"init_scale must be finite and >= 0. Received: init_scale={init_scale!r}"
+            )
         self.init_scale = float(init_scale)
 
     def build_flow(self, event_size):
@@ -138,6 +142,10 @@ class Radial(FlowLayer):
 
     def __init__(self, init_scale=1.0, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= float(init_scale) < np.inf:
+            raise ValueError(
+                f"init_scale must be finite and >= 0. Received: init_scale={init_scale!r}"
+            )
         self.init_scale = float(init_scale)
 
     def build_flow(self, event_size):

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kerasgan import export, flows
+from kerasgan.testing.flows import flow_layer_factories
 
 SHAPE = (4, 4, 2)
 
@@ -24,27 +25,8 @@ def _f64(**kw):
     return dict(dtype="float64", **kw)
 
 
-LAYERS = {
-    "squeeze": lambda: flows.Squeeze(**_f64()),
-    "checkerboard": lambda: flows.CheckerboardCoupling([8], **_f64()),
-    "checkerboard_parity1_resnet": lambda: flows.CheckerboardCoupling(
-        [8, 8], parity=1, residual=True, **_f64()
-    ),
-    "channel_coupling": lambda: flows.AffineCoupling([8], network="cnn", **_f64()),
-    "channel_coupling_resnet": lambda: flows.AffineCoupling(
-        [8, 8], parity=1, network="resnet", **_f64()
-    ),
-    "actnorm": lambda: flows.ActNorm(**_f64()),
-    "invertible_1x1": lambda: flows.InvertibleLinear(seed=1, **_f64()),
-    "multiscale": lambda: flows.MultiScale(
-        [
-            flows.Squeeze(**_f64()),
-            flows.ActNorm(**_f64()),
-            flows.CheckerboardCoupling([8], **_f64()),
-        ],
-        **_f64(),
-    ),
-}
+# The image cases of the one registry that check_flow_layer also runs (float64 factories).
+LAYERS = flow_layer_factories("image")
 
 
 def _built(name):

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from kerasgan import flows
+from kerasgan.testing.flows import flow_layer_factories
 
 D = 4
 
@@ -15,21 +16,8 @@ def _randomize(layer, seed=0, scale=0.3):
         v.assign(rng.normal(0.0, scale, v.shape))
 
 
-LAYERS = {
-    "maf": lambda: flows.MAF([8, 8], dtype="float64"),
-    "maf_r2l": lambda: flows.MAF([8], input_order="right-to-left", dtype="float64"),
-    "iaf": lambda: flows.IAF([8], dtype="float64"),
-    "affine_coupling": lambda: flows.AffineCoupling([8], dtype="float64"),
-    "affine_coupling_parity1": lambda: flows.AffineCoupling([8], parity=1, dtype="float64"),
-    "additive_coupling": lambda: flows.AdditiveCoupling([8], num_masked=1, dtype="float64"),
-    "spline_coupling": lambda: flows.NeuralSplineCoupling([8], num_bins=5, dtype="float64"),
-    "spline_ar": lambda: flows.NeuralSplineAutoregressive(
-        num_bins=5, hidden_units=[8], dtype="float64"
-    ),
-    "permute": lambda: flows.Permute("random", seed=3, dtype="float64"),
-    "actnorm": lambda: flows.ActNorm(dtype="float64"),
-    "invertible_linear": lambda: flows.InvertibleLinear(seed=2, dtype="float64"),
-}
+# The vector cases of the one registry that check_flow_layer also runs (float64 factories).
+LAYERS = flow_layer_factories("vector")
 
 
 def _built(name):
