@@ -10,7 +10,7 @@ import numpy as np
 
 from kerasgan import layers
 from kerasgan.gan import layers as gan_layers
-from kerasgan.gan.networks.dcgan import _layout
+from kerasgan.gan.networks.dcgan import _layout, downsampling_trunk, upsampling_trunk
 
 __all__ = [
     "DISCRIMINATOR_MODES",
@@ -158,7 +158,7 @@ def build_conditional_dcgan_generator(
 
     ``concat(z, embed(y)) -> Dense(s*s*F*2^(n-1)) -> BN -> ReLU -> [ConvT(4, stride 2) ->
     BN -> ReLU] * (n-1) -> ConvT(C, 4, stride 2) -> tanh``; with
-    ``conditional_batch_norm`` every BN is a :class:`kerasgan.layers.ConditionalBatchNormalization`
+    ``conditional_batch_norm`` every BN is a :class:`kerasgan.gan.layers.ConditionalBatchNormalization`
     (per-class scale and shift, de Vries et al. 2017; Miyato and Koyama 2018).
 
     Args:
@@ -193,15 +193,8 @@ def build_conditional_dcgan_generator(
             return gan_layers.ConditionalBatchNormalization(num_classes, name=f"cbn_{i}")([h, y])
         return layers.BatchNormalization(name=f"bn_{i}")(h)
 
-    h = keras.layers.ReLU()(norm(h, 0))
-    for i in range(1, n_up):
-        filters //= 2
-        h = keras.layers.Conv2DTranspose(
-            filters, 4, 2, padding="same", use_bias=False, name=f"convt_{i}"
-        )(h)
-        h = keras.layers.ReLU()(norm(h, i))
-    h = keras.layers.Conv2DTranspose(image_shape[-1], 4, 2, padding="same", name="convt_out")(h)
-    x = keras.layers.Activation("tanh", dtype="float32", name="tanh")(h)
+    h = keras.layers.ReLU()(norm(h, "project"))
+    x = upsampling_trunk(h, n_up, filters, image_shape[-1], norm)
     return keras.Model([z, y], x, name=name)
 
 
@@ -245,10 +238,6 @@ def build_conditional_dcgan_discriminator(
     """
     num_classes = check_classes(num_classes)
     mode = _check_mode(mode)
-    if normalization not in ("batch", "layer", None):
-        raise ValueError(
-            f"normalization must be 'batch', 'layer' or None. Received: normalization={normalization!r}"
-        )
     _, n_down = _layout(image_shape)
     x = keras.Input(tuple(image_shape), name="x")
     y = keras.Input((), dtype="int32", name="labels")
@@ -256,23 +245,7 @@ def build_conditional_dcgan_discriminator(
     if mode == "concat":
         maps = gan_layers.OneHotMaps(num_classes, tuple(image_shape[:2]), name="label_maps")(y)
         h = keras.layers.Concatenate()([h, maps])
-    h = _sn(keras.layers.Conv2D(base_filters, 4, 2, padding="same", name="conv_0"), spectral_norm)(
-        h
-    )
-    h = keras.layers.LeakyReLU(0.2)(h)
-    filters = base_filters
-    for i in range(1, n_down):
-        filters *= 2
-        conv = keras.layers.Conv2D(
-            filters, 4, 2, padding="same", use_bias=normalization is None, name=f"conv_{i}"
-        )
-        h = _sn(conv, spectral_norm)(h)
-        if normalization == "batch":
-            h = layers.BatchNormalization(name=f"bn_{i}")(h)
-        elif normalization == "layer":
-            h = keras.layers.LayerNormalization(axis=[1, 2, 3], name=f"ln_{i}")(h)
-        h = keras.layers.LeakyReLU(0.2)(h)
-    h = keras.layers.Flatten()(h)
+    h = downsampling_trunk(h, n_down, base_filters, normalization, spectral_norm=spectral_norm)
     return _heads(x, y, h, num_classes, mode, spectral_norm, name)
 
 
