@@ -546,7 +546,8 @@ def run(config, overrides=None):
 
     dataset, info = make_dataset(cfg)
     with strategy.scope():
-        model = build_model(cfg, info["shape"], info.get("num_classes"))
+        classes = {"num_classes": info["num_classes"]} if "num_classes" in info else {}
+        model = build_model(cfg, info["shape"], **classes)
         model.compile(
             optimizers=_optimizers(cfg, model),
             jit_compile=cfg["jit_compile"],
