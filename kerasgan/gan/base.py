@@ -6,6 +6,8 @@ defaults or overrides one step; see ``docs/ARCHITECTURE.md``.
 
 from __future__ import annotations
 
+import copy
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -490,7 +492,9 @@ class GAN(SeedStateMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        # A deep copy: Keras's deserialization consumes the nested configs it is given, and
+        # the caller's config must stay usable (a second from_config, a saved copy).
+        config = copy.deepcopy(config)
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
         return cls(**config)

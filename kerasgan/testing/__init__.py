@@ -19,6 +19,15 @@ Example:
     ['bad_arguments']
 """
 
+from kerasgan.testing.flows import (
+    FLOW_CHECKS,
+    FLOW_LAYERS,
+    FlowLayerCase,
+    FlowLayerCheckResult,
+    check_flow_layer,
+    flow_layer_factories,
+    perturb_weights,
+)
 from kerasgan.testing.gan import (
     GAN_CHECKS,
     GanCheckResult,
@@ -36,16 +45,23 @@ from kerasgan.testing.gan import (
 )
 
 __all__ = [
+    "FLOW_CHECKS",
+    "FLOW_LAYERS",
+    "FlowLayerCase",
+    "FlowLayerCheckResult",
     "GAN_CHECKS",
     "GanCheckResult",
     "LearningCheckFailed",
     "LearningProblem",
     "LearningResult",
+    "check_flow_layer",
     "check_gan_learns",
     "check_gan_model",
     "class_gaussians_problem",
     "flip_generator_loss",
+    "flow_layer_factories",
     "image_patterns_problem",
+    "perturb_weights",
     "ring8_problem",
     "run_learning",
     "sliced_wasserstein",
