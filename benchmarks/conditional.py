@@ -59,7 +59,7 @@ def evaluate_export(path, seed=0):
 
     from kerasgan.data import images
     from kerasgan.export.server import resolve_export
-    from kerasgan.metrics import features
+    from kerasgan.metrics import extractors as features
     from kerasgan.metrics.fid import fid_from_features
 
     _, version_path = resolve_export(path, allow_version_dir=True)
@@ -136,11 +136,11 @@ def main(argv=None):
     if args.export:
         records.append(evaluate_export(args.export, args.seed))
     for name in args.recipes:
-        from kerasgan import training
+        from kerasgan import runner
 
         recipe = _recipe(name)
         start = time.perf_counter()
-        result = training.run(recipe.CONFIG, {"resume": False, "verbose": 0})
+        result = runner.run(recipe.CONFIG, {"resume": False, "verbose": 0})
         seconds = time.perf_counter() - start
         record = evaluate_export(os.path.dirname(result["export_path"]), args.seed)
         cfg = result["config"]

@@ -2,7 +2,7 @@
 
 For data with density p and a flow q, ``E_p[-log q] - H(p) = KL(p || q) >= 0``;
 0 is the physical limit. Each (flow, data) pair is trained through
-``kerasgan.training.run`` (the recipes' code path) and evaluated on 20,000
+``kerasgan.runner.run`` (the recipes' code path) and evaluated on 20,000
 fresh samples; the entropy is the Monte Carlo mean of ``-log p`` on the same
 samples (exact density). Aim: < 0.05 nats.
 
@@ -26,7 +26,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kerasgan import training  # noqa: E402
+from kerasgan import runner  # noqa: E402
 
 FLOWS = {
     "maf": {"model": "maf", "flow_transforms": 5},
@@ -91,7 +91,7 @@ def main(argv=None):
                 cfg = config(model, dataset, args.steps, args.seed, args.quick, overrides)
                 cfg["runs_dir"] = runs
                 t = time.perf_counter()
-                result = training.run(cfg)
+                result = runner.run(cfg)
                 record = {
                     "model": model,
                     "overrides": overrides,

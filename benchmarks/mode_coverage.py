@@ -38,7 +38,7 @@ PUBLISHED = [
 
 def _single(recipe, seed, epochs, steps):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from kerasgan import training
+    from kerasgan import runner
 
     config = runpy.run_path(str(ROOT / "recipes" / f"{recipe}.py"), run_name="benchmark")["CONFIG"]
     overrides = {
@@ -55,7 +55,7 @@ def _single(recipe, seed, epochs, steps):
     if steps:
         overrides["steps_per_epoch"] = steps
     start = time.perf_counter()
-    result = training.run(config, overrides)
+    result = runner.run(config, overrides)
     out = dict(result["mode_coverage"])
     out.update(
         recipe=recipe, seed=seed, seconds=time.perf_counter() - start, dataset=config["dataset"]

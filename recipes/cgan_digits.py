@@ -8,29 +8,39 @@ kerasgan sample saved_models/cgan_digits --label 3 -n 64 -o three.png
 
 import sys
 
-from kerasgan import training
+from kerasgan import runner
 
 CONFIG = {
     "name": "cgan_digits",
-    "model": "ConditionalGAN",
-    "dataset": "digits",  # (images, labels); 10 classes
-    "image_size": 16,
-    "latent_dim": 64,
-    "base_filters": 32,
-    "d_mode": "projection",  # logit = psi(phi(x)) + <embed(y), phi(x)>
-    "conditional_batch_norm": True,
-    "loss": "hinge",
-    "d_spectral_norm": True,
-    "g_lr": 2e-4,
-    "d_lr": 2e-4,
-    "beta_1": 0.0,
-    "beta_2": 0.9,
-    "batch_size": 64,
-    "epochs": 60,
-    "steps_per_epoch": 100,
-    "eval_metrics": ["fid_digits"],
-    "eval_every": 20,
-    "eval_metric_samples": 2000,
+    "data": {
+        "dataset": "digits",  # (images, labels); 10 classes
+        "image_size": 16,
+    },
+    "model": {
+        "class": "ConditionalGAN",
+        "latent_dim": 64,
+        "base_filters": 32,
+        "d_mode": "projection",  # logit = psi(phi(x)) + <embed(y), phi(x)>
+        "conditional_batch_norm": True,
+        "d_spectral_norm": True,
+    },
+    "loss": {
+        "pair": "hinge",
+    },
+    "optimization": {
+        "g_lr": 2e-4,
+        "d_lr": 2e-4,
+        "beta_1": 0.0,
+        "beta_2": 0.9,
+        "batch_size": 64,
+        "epochs": 60,
+        "steps_per_epoch": 100,
+    },
+    "run": {
+        "eval_metrics": ["fid_digits"],
+        "eval_every": 20,
+        "eval_metric_samples": 2000,
+    },
 }
 SMOKE = {
     "epochs": 1,
@@ -43,4 +53,4 @@ SMOKE = {
 }
 
 if __name__ == "__main__":
-    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
+    sys.exit(runner.main(CONFIG, SMOKE, description=__doc__))

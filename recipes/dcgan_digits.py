@@ -6,23 +6,31 @@ kerasgan train dcgan_digits
 
 import sys
 
-from kerasgan import training
+from kerasgan import runner
 
 CONFIG = {
     "name": "dcgan_digits",
-    "model": "dcgan",
-    "dataset": "digits",
-    "image_size": 16,
-    "latent_dim": 32,
-    "base_filters": 32,
-    "batch_size": 64,
-    "epochs": 30,
-    "steps_per_epoch": 22,
-    # fid_digits / kid_digits against the 359 held-out digits every 5 epochs
-    # (the shipped classifier in saved_models/fid_digits).
-    "eval_metrics": ["fid_digits", "kid_digits"],
-    "eval_every": 5,
-    "eval_metric_samples": 2000,
+    "data": {
+        "dataset": "digits",
+        "image_size": 16,
+    },
+    "model": {
+        "class": "DCGAN",
+        "latent_dim": 32,
+        "base_filters": 32,
+    },
+    "optimization": {
+        "batch_size": 64,
+        "epochs": 30,
+        "steps_per_epoch": 22,
+    },
+    "run": {
+        # fid_digits / kid_digits against the 359 held-out digits every 5 epochs
+        # (the shipped classifier in saved_models/fid_digits).
+        "eval_metrics": ["fid_digits", "kid_digits"],
+        "eval_every": 5,
+        "eval_metric_samples": 2000,
+    },
 }
 SMOKE = {
     "epochs": 1,
@@ -35,4 +43,4 @@ SMOKE = {
 }
 
 if __name__ == "__main__":
-    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
+    sys.exit(runner.main(CONFIG, SMOKE, description=__doc__))

@@ -11,18 +11,24 @@ recipe stays tested offline; its samples mean nothing.
 
 import sys
 
-from kerasgan import training
+from kerasgan import runner
 
 CONFIG = {
     "name": "dcgan_mnist",
-    "model": "dcgan",
-    "dataset": "mnist",
-    "image_size": 28,
-    "latent_dim": 100,
-    "base_filters": 64,
-    "batch_size": 64,
-    "epochs": 20,
-    "steps_per_epoch": 937,
+    "data": {
+        "dataset": "mnist",
+        "image_size": 28,
+    },
+    "model": {
+        "class": "DCGAN",
+        "latent_dim": 100,
+        "base_filters": 64,
+    },
+    "optimization": {
+        "batch_size": 64,
+        "epochs": 20,
+        "steps_per_epoch": 937,
+    },
 }
 SMOKE = {
     "epochs": 1,
@@ -34,4 +40,4 @@ SMOKE = {
 }
 
 if __name__ == "__main__":
-    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
+    sys.exit(runner.main(CONFIG, SMOKE, description=__doc__))

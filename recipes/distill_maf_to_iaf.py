@@ -13,25 +13,31 @@ kerasgan train distill_maf_to_iaf
 
 import sys
 
-from kerasgan import training
+from kerasgan import runner
 
 CONFIG = {
     "name": "distill_maf_to_iaf",
-    "model": "distill",
-    "dataset": "gauss3",
-    "flow_transforms": 5,
-    "flow_hidden_units": [64, 64],
-    "batch_size": 512,
-    "epochs": 8,
-    "student_epochs": 8,
-    "steps_per_epoch": 500,
-    "lr": 2e-3,
-    "lr_decay": True,
-    "clipnorm": 1.0,
-    "warm_start_epochs": 4,
+    "data": {
+        "dataset": "gauss3",
+    },
+    "model": {
+        "class": "distill",
+        "flow_transforms": 5,
+        "flow_hidden_units": [64, 64],
+    },
+    "optimization": {
+        "batch_size": 512,
+        "epochs": 8,
+        "student_epochs": 8,
+        "steps_per_epoch": 500,
+        "lr": 2e-3,
+        "lr_decay": True,
+        "clipnorm": 1.0,
+        "warm_start_epochs": 4,
+    },
 }
 SMOKE = dict(
-    training.TOY_SMOKE,
+    runner.TOY_SMOKE,
     flow_transforms=2,
     flow_hidden_units=[16],
     student_epochs=1,
@@ -40,4 +46,4 @@ SMOKE = dict(
 )
 
 if __name__ == "__main__":
-    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
+    sys.exit(runner.main(CONFIG, SMOKE, description=__doc__))

@@ -9,27 +9,35 @@ kerasgan train glow_digits
 
 import sys
 
-from kerasgan import training
+from kerasgan import runner
 
 CONFIG = {
     "name": "glow_digits",
-    "model": "glow",
-    "dataset": "digits",
-    "flow_levels": 2,
-    "flow_steps_per_level": 4,
-    "flow_hidden_units": [64, 64],
-    "batch_size": 64,
-    "epochs": 20,
-    "steps_per_epoch": 200,
-    "lr": 1e-3,
-    "lr_decay": True,
-    "clipnorm": 5.0,
-    "eval_samples": 64,
-    # Sample quality as well as likelihood: fid_digits / kid_digits of 2,000 samples
-    # (8x8, resized by the classifier) against the 359 held-out digits every 5 epochs.
-    "eval_metrics": ["fid_digits", "kid_digits"],
-    "eval_every": 5,
-    "eval_metric_samples": 2000,
+    "data": {
+        "dataset": "digits",
+    },
+    "model": {
+        "family": "glow",
+        "flow_levels": 2,
+        "flow_steps_per_level": 4,
+        "flow_hidden_units": [64, 64],
+    },
+    "optimization": {
+        "batch_size": 64,
+        "epochs": 20,
+        "steps_per_epoch": 200,
+        "lr": 1e-3,
+        "lr_decay": True,
+        "clipnorm": 5.0,
+    },
+    "run": {
+        "eval_samples": 64,
+        # Sample quality as well as likelihood: fid_digits / kid_digits of 2,000 samples
+        # (8x8, resized by the classifier) against the 359 held-out digits every 5 epochs.
+        "eval_metrics": ["fid_digits", "kid_digits"],
+        "eval_every": 5,
+        "eval_metric_samples": 2000,
+    },
 }
 SMOKE = {
     "epochs": 1,
@@ -43,4 +51,4 @@ SMOKE = {
 }
 
 if __name__ == "__main__":
-    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
+    sys.exit(runner.main(CONFIG, SMOKE, description=__doc__))

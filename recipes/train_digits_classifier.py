@@ -121,7 +121,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from kerasgan.data.images import DatasetUnavailableError
-    from kerasgan.metrics import features
+    from kerasgan.metrics import extractors as features
 
     cfg = dict(CONFIG[args.dataset])
     if args.smoke:

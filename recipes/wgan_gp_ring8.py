@@ -6,28 +6,34 @@ kerasgan train wgan_gp_ring8
 
 import sys
 
-from kerasgan import training
+from kerasgan import runner
 
 CONFIG = {
     "name": "wgan_gp_ring8",
-    "model": "wgan_gp",
-    "dataset": "ring8",
-    "latent_dim": 2,
-    "g_hidden_units": [400, 400, 400, 400],
-    "g_batch_norm": True,
-    "d_hidden_units": [256, 256, 256],
-    # WGAN-GP defaults: lambda 10, n_critic 5; Adam betas (0.5, 0.9), lr decayed to 0.
-    "batch_size": 256,
-    "epochs": 4,
-    "steps_per_epoch": 500,
-    "steps_per_execution": 50,
-    "g_lr": 2e-4,
-    "d_lr": 2e-4,
-    "beta_1": 0.5,
-    "beta_2": 0.9,
-    "lr_decay": True,
+    "data": {
+        "dataset": "ring8",
+    },
+    "model": {
+        "class": "WGANGP",
+        "latent_dim": 2,
+        "g_hidden_units": [400, 400, 400, 400],
+        "g_batch_norm": True,
+        "d_hidden_units": [256, 256, 256],
+    },
+    "optimization": {
+        # WGAN-GP defaults: lambda 10, n_critic 5; Adam betas (0.5, 0.9), lr decayed to 0.
+        "batch_size": 256,
+        "epochs": 4,
+        "steps_per_epoch": 500,
+        "steps_per_execution": 50,
+        "g_lr": 2e-4,
+        "d_lr": 2e-4,
+        "beta_1": 0.5,
+        "beta_2": 0.9,
+        "lr_decay": True,
+    },
 }
-SMOKE = training.TOY_SMOKE
+SMOKE = runner.TOY_SMOKE
 
 if __name__ == "__main__":
-    sys.exit(training.main(CONFIG, SMOKE, description=__doc__))
+    sys.exit(runner.main(CONFIG, SMOKE, description=__doc__))

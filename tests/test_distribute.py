@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasgan import distribute, training
+from kerasgan import distribute, runner
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ def test_get_strategy_names_and_errors():
         distribute.get_strategy("tpu")
     # Recipes and the CLI refuse unknown strategies before any work.
     with pytest.raises(SystemExit):
-        training.main({"name": "x"}, argv=["--strategy", "nope", "--dry-run"])
+        runner.main({"name": "x"}, argv=["--strategy", "nope", "--dry-run"])
 
 
 def test_worker_role_and_logs_outside_multi_worker(two_cpu_strategy):

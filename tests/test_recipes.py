@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasgan import cli, training
+from kerasgan import cli, runner
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RECIPES = [
@@ -44,7 +44,7 @@ def _run_smoke(recipe, tmp_path):
     """``--smoke --quiet`` run of a recipe into ``tmp_path/runs`` and ``tmp_path/sm``."""
     argv = ["--smoke", "--quiet", "--runs-dir", str(tmp_path / "runs")]
     argv += ["--export-dir", str(tmp_path / "sm")]
-    return training.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv)
+    return runner.main(recipe["CONFIG"], recipe["SMOKE"], argv=argv)
 
 
 @pytest.mark.slow
@@ -62,10 +62,11 @@ def test_recipe_smoke(name, tmp_path):
     export = tmp_path / "sm" / name / "1"
     loaded = tf.saved_model.load(str(export))
     fn = loaded.signatures["serving_default"]
-    latent = recipe["CONFIG"]["latent_dim"]
+    resolved = runner.resolve(recipe["CONFIG"])
+    latent = resolved["latent_dim"]
     assert fn.structured_input_signature[1]["z"].shape.as_list() == [None, latent]
     inputs = {"z": tf.zeros([3, latent])}
-    if recipe["CONFIG"]["model"] in training.CONDITIONAL_CLASSES:  # serving_default(z, labels)
+    if runner.registry.is_conditional(resolved):  # serving_default(z, labels)
         assert fn.structured_input_signature[1]["labels"].shape.as_list() == [None]
         inputs["labels"] = tf.constant([0, 5, 9])
     out = fn(**inputs)["samples"]
@@ -76,7 +77,7 @@ def test_recipe_smoke(name, tmp_path):
 def test_demo_outputs_tensorboard_and_mode_coverage(tmp_path):
     recipe = _load_recipe("wgan_gp_grid25")
     overrides = dict(recipe["SMOKE"], epochs=2, runs_dir=str(tmp_path), export=False, verbose=0)
-    result = training.run(recipe["CONFIG"], overrides)
+    result = runner.run(recipe["CONFIG"], overrides)
     mc = result["mode_coverage"]
     assert mc["num_modes"] == 25 and 0 <= mc["modes"] <= 25
     tags = _event_tags(tmp_path / "wgan_gp_grid25" / "tb")
@@ -108,7 +109,7 @@ def test_export_matches_keras_at_another_batch_size(tmp_path):
     overrides = dict(
         recipe["SMOKE"], runs_dir=str(tmp_path), export_dir=str(tmp_path / "sm"), verbose=0
     )
-    result = training.run(recipe["CONFIG"], overrides)
+    result = runner.run(recipe["CONFIG"], overrides)
     model = result["model"]
     z = np.random.default_rng(0).normal(size=(37, model.latent_dim)).astype("float32")
     loaded = tf.saved_model.load(result["export_path"])
@@ -120,21 +121,23 @@ def test_export_matches_keras_at_another_batch_size(tmp_path):
 
 def test_dry_run_prints_resolved_config(capsys):
     recipe = _load_recipe("gan_ring8")
-    assert training.main(recipe["CONFIG"], recipe["SMOKE"], argv=["--dry-run", "--smoke"]) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["name"] == "gan_ring8" and printed["epochs"] == recipe["SMOKE"]["epochs"]
-    assert printed["batch_size"] == recipe["CONFIG"]["batch_size"]
+    assert runner.main(recipe["CONFIG"], recipe["SMOKE"], argv=["--dry-run", "--smoke"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # the resolved config, in sections
+    assert printed["name"] == "gan_ring8"
+    assert printed["optimization"]["epochs"] == recipe["SMOKE"]["epochs"]
+    assert printed["optimization"]["batch_size"] == recipe["CONFIG"]["optimization"]["batch_size"]
+    assert printed["model"]["class"] == "GAN"
 
 
 def test_bad_config_values():
     with pytest.raises(ValueError, match="epochs=0"):
-        training.resolve({"name": "x", "epochs": 0})
+        runner.resolve({"name": "x", "epochs": 0})
     with pytest.raises(ValueError, match="model='nope'"):
-        training.resolve({"name": "x", "model": "nope"})
-    with pytest.raises(ValueError, match="Unknown config keys"):
-        training.resolve({"name": "x", "epoch": 3})
+        runner.resolve({"name": "x", "model": "nope"})
+    with pytest.raises(ValueError, match="unknown key 'epoch'"):
+        runner.resolve({"name": "x", "epoch": 3})
     with pytest.raises(ValueError, match="d_steps=-1"):
-        training.resolve({"name": "x", "d_steps": -1})
+        runner.resolve({"name": "x", "d_steps": -1})
 
 
 def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
@@ -154,7 +157,7 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
         "eval_samples": 200,
     }
     calls = {"n": 0}
-    original = training.build_model
+    original = runner.tasks.gan.build_model
 
     def poisoned(cfg, shape):
         model = original(cfg, shape)
@@ -169,12 +172,12 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
         model.train_step = train_step
         return model
 
-    training.build_model = poisoned
+    runner.tasks.gan.build_model = poisoned
     try:
         with pytest.raises(TrainingDiverged, match=r"step 6 \(epoch 2"):
-            training.run(cfg)
+            runner.run(cfg)
     finally:
-        training.build_model = original
+        runner.tasks.gan.build_model = original
     assert calls["n"] == 1
     ckpt = tmp_path / "diverge" / "checkpoint.keras"
     assert ckpt.is_file()  # epoch 1's checkpoint kept, not overwritten by the NaN epoch
@@ -280,7 +283,7 @@ def test_flow_run_reports_kl_against_the_true_entropy(tmp_path):
         "tensorboard": False,
         "verbose": 0,
     }
-    result = training.run(cfg)
+    result = runner.run(cfg)
     assert np.isclose(result["kl"], result["test_nll"] - result["entropy"])
     assert result["kl"] > 0  # an untrained flow is far from the data
     # ring8's entropy: 8 equal, well separated N(m, 0.01^2 I) -> log 8 + log(2 pi e 0.01^2)

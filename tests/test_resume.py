@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kerasgan import callbacks as cbs
-from kerasgan import training
+from kerasgan import runner
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -55,16 +55,16 @@ class _Crash(keras.callbacks.Callback):
 
 
 def _run_crashing(cfg, after, monkeypatch):
-    original = training.standard_callbacks
+    original = runner.standard_callbacks
 
     def with_crash(*args, **kwargs):
         callbacks, guard = original(*args, **kwargs)
         return callbacks + [_Crash(after)], guard
 
-    monkeypatch.setattr(training, "standard_callbacks", with_crash)
+    monkeypatch.setattr(runner.loop, "standard_callbacks", with_crash)
     with pytest.raises(KeyboardInterrupt):
-        training.run(cfg)
-    monkeypatch.setattr(training, "standard_callbacks", original)
+        runner.run(cfg)
+    monkeypatch.setattr(runner.loop, "standard_callbacks", original)
 
 
 @pytest.mark.slow
@@ -78,7 +78,7 @@ def test_crash_mid_epoch_then_resume_equals_uninterrupted(
     cfg = dict(BASE, model=model)
     if model == "maf":
         cfg.update(flow_transforms=2, flow_hidden_units=[16])
-    uninterrupted = training.run(cfg, {"runs_dir": str(tmp_path / "a")})
+    uninterrupted = runner.run(cfg, {"runs_dir": str(tmp_path / "a")})
     assert not (tmp_path / "a" / "r" / "backup").exists()  # removed once the run finished
 
     cfg_b = dict(cfg, runs_dir=str(tmp_path / "b"))
@@ -87,7 +87,7 @@ def test_crash_mid_epoch_then_resume_equals_uninterrupted(
     assert state["global_step"] == expect_step
     assert (state["epoch"], state["batch"]) == divmod(expect_step, 10)
     assert state["batch"] != 0  # a mid-epoch backup
-    resumed = training.run(cfg_b)
+    resumed = runner.run(cfg_b)
     assert _max_diff(uninterrupted["model"].get_weights(), resumed["model"].get_weights()) == 0.0
     # metrics.jsonl: one record per epoch, the resumed epochs appended after the kept ones.
     lines = (tmp_path / "b" / "r" / "metrics.jsonl").read_text().splitlines()
@@ -108,10 +108,10 @@ def test_fresh_ignores_backups_and_changed_steps_per_epoch_is_refused(tmp_path, 
     backup = tmp_path / "r" / "backup"
     assert cbs.read_backup_state(backup)["global_step"] == 14
     with pytest.raises(ValueError, match="steps_per_epoch=12"):
-        training.run(dict(cfg, steps_per_epoch=12, epochs=1))
+        runner.run(dict(cfg, steps_per_epoch=12, epochs=1))
     with pytest.raises(ValueError, match="does not fit this model"):
-        training.run(dict(cfg, g_hidden_units=[16, 16], epochs=1))
-    result = training.run(dict(cfg, resume=False, epochs=1))
+        runner.run(dict(cfg, g_hidden_units=[16, 16], epochs=1))
+    result = runner.run(dict(cfg, resume=False, epochs=1))
     # Started afresh: one epoch of 10 steps, not 14 + more.
     assert int(result["model"].g_optimizer.iterations.numpy()) == 10
 
@@ -119,19 +119,19 @@ def test_fresh_ignores_backups_and_changed_steps_per_epoch_is_refused(tmp_path, 
 @pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     cfg = dict(BASE, epochs=1, checkpoint_every=0)
-    a = training.run(cfg, {"runs_dir": str(tmp_path / "a")})["model"].get_weights()
-    b = training.run(cfg, {"runs_dir": str(tmp_path / "b")})["model"].get_weights()
-    c = training.run(cfg, {"runs_dir": str(tmp_path / "c"), "seed": 1})["model"].get_weights()
+    a = runner.run(cfg, {"runs_dir": str(tmp_path / "a")})["model"].get_weights()
+    b = runner.run(cfg, {"runs_dir": str(tmp_path / "b")})["model"].get_weights()
+    c = runner.run(cfg, {"runs_dir": str(tmp_path / "c"), "seed": 1})["model"].get_weights()
     assert _max_diff(a, b) == 0.0
     assert _max_diff(a, c) > 1e-3
 
 
 def test_backup_layout_pointer_and_pruning(tmp_path):
     cfg = dict(BASE, epochs=1, steps_per_epoch=12, checkpoint_every=3, steps_per_execution=1)
-    cfg = training.resolve(cfg, {"runs_dir": str(tmp_path)})
-    ds, info = training.make_dataset(cfg)
-    model = training.build_model(cfg, info["shape"])
-    model.compile(optimizers=training._optimizers(cfg, model))
+    cfg = runner.resolve(cfg, {"runs_dir": str(tmp_path)})
+    ds, info = runner.make_dataset(cfg)
+    model = runner.build_model(cfg, info["shape"])
+    model.compile(optimizers=runner.build_optimizers(cfg, model))
     backup = cbs.ResumableBackup(tmp_path / "bk", steps_per_epoch=12, save_freq=3, keep=2)
     model.fit(ds, epochs=1, steps_per_epoch=12, callbacks=[backup], verbose=0)
     assert backup.saved_steps == [3, 6, 9, 12]
@@ -143,8 +143,8 @@ def test_backup_layout_pointer_and_pruning(tmp_path):
     state = cbs.read_backup_state(tmp_path / "bk")
     assert state["global_step"] == 12 and (state["epoch"], state["batch"]) == (1, 0)
     # The backup holds the full state: a fresh model restored from it equals the trained one.
-    fresh = training.build_model(cfg, info["shape"])
-    fresh.compile(optimizers=training._optimizers(cfg, fresh))
+    fresh = runner.build_model(cfg, info["shape"])
+    fresh.compile(optimizers=runner.build_optimizers(cfg, fresh))
     restorer = cbs.ResumableBackup(tmp_path / "bk", steps_per_epoch=12)
     assert restorer.restore(fresh) == 12
     assert _max_diff(model.get_weights(), fresh.get_weights()) == 0.0
@@ -189,7 +189,7 @@ def test_bad_backup_arguments(tmp_path):
     with pytest.raises(ValueError, match="keep=0"):
         cbs.ResumableBackup(tmp_path, 10, keep=0)
     with pytest.raises(ValueError, match="checkpoint_every=-1"):
-        training.resolve({"name": "x", "checkpoint_every": -1})
+        runner.resolve({"name": "x", "checkpoint_every": -1})
 
 
 def _train_cmd(runs_dir):

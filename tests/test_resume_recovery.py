@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kerasgan import callbacks as cbs
-from kerasgan import training
+from kerasgan import runner
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -36,8 +36,8 @@ BASE = {
 
 
 def _compiled(cfg, info):
-    model = training.build_model(cfg, info["shape"])
-    model.compile(optimizers=training._optimizers(cfg, model))
+    model = runner.build_model(cfg, info["shape"])
+    model.compile(optimizers=runner.build_optimizers(cfg, model))
     return model
 
 
@@ -45,8 +45,8 @@ def _compiled(cfg, info):
 def backups(tmp_path_factory):
     """A backup directory with two backups (steps 9 and 12), and a model builder."""
     root = tmp_path_factory.mktemp("bk")
-    cfg = training.resolve(BASE, {"runs_dir": str(root)})
-    ds, info = training.make_dataset(cfg)
+    cfg = runner.resolve(BASE, {"runs_dir": str(root)})
+    ds, info = runner.make_dataset(cfg)
     model = _compiled(cfg, info)
     backup = cbs.ResumableBackup(root / "bk", steps_per_epoch=12, save_freq=3)
     model.fit(ds, epochs=1, steps_per_epoch=12, callbacks=[backup], verbose=0)
@@ -130,7 +130,7 @@ def test_keep_at_least_two_backups(tmp_path):
 
 
 def _main(cfg, argv, capsys):
-    code = training.main(cfg, argv=argv)
+    code = runner.main(cfg, argv=argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -152,17 +152,17 @@ def test_cli_messages_for_broken_backups_and_changed_settings(tmp_path, capsys):
 
 def test_changed_steps_per_epoch_is_an_error_message_not_a_traceback(tmp_path, capsys, monkeypatch):
     cfg = dict(BASE, runs_dir=str(tmp_path), epochs=3, steps_per_epoch=6, checkpoint_every=4)
-    original = training.fit_resumable
+    original = runner.fit_resumable
 
     def crash(*args, **kwargs):  # a crash after the first epoch's backup
         kwargs["epochs"] = 1
         original(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "fit_resumable", crash)
+    monkeypatch.setattr(runner.loop, "fit_resumable", crash)
     with pytest.raises(KeyboardInterrupt):
-        training.run(cfg)
-    monkeypatch.setattr(training, "fit_resumable", original)
+        runner.run(cfg)
+    monkeypatch.setattr(runner.loop, "fit_resumable", original)
     code, out, err = _main(cfg, ["--steps-per-epoch", "5"], capsys)
     assert code == 2
     assert "steps_per_epoch=6" in err and "Traceback" not in err
@@ -182,24 +182,24 @@ def test_interrupted_final_export_keeps_the_backups_and_a_rerun_finishes(tmp_pat
 
     monkeypatch.setattr(export_lib, "export_generator", killed)
     with pytest.raises(KeyboardInterrupt):
-        training.run(cfg)
+        runner.run(cfg)
     monkeypatch.undo()
     state = cbs.read_backup_state(tmp_path / "r" / "backup")
     assert state["global_step"] == 12  # the final state is still backed up
-    assert not (tmp_path / "r" / training.FINISHED).exists()
-    result = training.run(cfg)  # resumes at the end: no training, exports, finishes
+    assert not (tmp_path / "r" / runner.FINISHED).exists()
+    result = runner.run(cfg)  # resumes at the end: no training, exports, finishes
     assert result["history"] == {}
     assert int(result["model"].g_optimizer.iterations.numpy()) == 12
     assert (tmp_path / "sm" / "r" / "1" / "saved_model.pb").is_file()
     assert not (tmp_path / "r" / "backup").exists()
-    with pytest.raises(training.RunAlreadyFinished, match="already finished.*--fresh"):
-        training.run(cfg)
+    with pytest.raises(runner.RunAlreadyFinished, match="already finished.*--fresh"):
+        runner.run(cfg)
 
 
 _KILL_DURING_EXPORT = textwrap.dedent(
     """
     import os, signal, sys
-    from kerasgan import training
+    from kerasgan import runner
     from kerasgan.export import publish
 
     def die(step):
@@ -210,7 +210,7 @@ _KILL_DURING_EXPORT = textwrap.dedent(
     cfg = dict(name="gan_k", model="gan", dataset="ring8", epochs=2, steps_per_epoch=5,
                num_train_samples=1000, batch_size=64, g_hidden_units=[16], d_hidden_units=[16],
                tensorboard=False, eval_samples=100, verbose=0)
-    sys.exit(training.main(cfg, argv=["--runs-dir", sys.argv[1] + "/runs",
+    sys.exit(runner.main(cfg, argv=["--runs-dir", sys.argv[1] + "/runs",
                                       "--export-dir", sys.argv[1] + "/sm"]))
     """
 )

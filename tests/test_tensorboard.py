@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kerasgan import callbacks as cbs
-from kerasgan import training
+from kerasgan import runner
 
 
 def _events(directory):
@@ -79,7 +79,7 @@ def _flow_cfg(tmp_path, **kw):
 
 
 def test_flow_run_logs_density_heatmaps_scalars_and_learning_rate(tmp_path):
-    result = training.run(_flow_cfg(tmp_path))
+    result = runner.run(_flow_cfg(tmp_path))
     events = _events(tmp_path / "tb_flow" / "tb")
     # The true density once (step 0), the flow's exact density each epoch.
     assert [step for step, _ in events["density/true"]] == [0]
@@ -99,7 +99,7 @@ def test_flow_run_logs_density_heatmaps_scalars_and_learning_rate(tmp_path):
 
 def test_energy_flow_without_inverse_logs_a_sample_histogram(tmp_path):
     cfg = _flow_cfg(tmp_path, name="tb_planar", model="planar", epochs=1, eval_test_samples=500)
-    training.run(cfg)
+    runner.run(cfg)
     events = _events(tmp_path / "tb_planar" / "tb")
     assert "density/model" not in events
     assert _image(events["density/samples"][0][1]).shape == (128, 128, 3)
@@ -122,7 +122,7 @@ def test_gan_image_grid_and_scalars(tmp_path):
         "export": False,
         "verbose": 0,
     }
-    training.run(cfg)
+    runner.run(cfg)
     events = _events(tmp_path / "tb_dcgan" / "tb")
     grids = events["samples/grid"]
     assert [step for step, _ in grids] == [1, 2]

@@ -18,7 +18,7 @@ batch). It is written under a temporary name and renamed into place; then
 ``latest.json`` is replaced atomically to point at it. At any instant the
 pointer names a complete backup.
 
-:func:`kerasgan.training.fit_resumable` uses :meth:`ResumableBackup.restore`
+:func:`kerasgan.runner.fit_resumable` uses :meth:`ResumableBackup.restore`
 before ``fit`` and then trains exactly the remaining steps (the rest of the
 interrupted epoch, then whole epochs), with the data pipeline advanced past
 the batches already consumed, so that a resumed run ends with the same weights
@@ -249,7 +249,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     Used on its own in ``fit(callbacks=[...])`` it restores the latest backup
     at ``on_train_begin`` and resumes at the start of the epoch the backup is
     in (Keras's ``fit`` starts at epoch boundaries); use
-    :func:`kerasgan.training.fit_resumable` for an exact mid-epoch resume.
+    :func:`kerasgan.runner.fit_resumable` for an exact mid-epoch resume.
 
     Example:
         >>> backup = ResumableBackup("/tmp/kerasgan_doc_backup", 100, save_freq=25)

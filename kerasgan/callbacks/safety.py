@@ -40,7 +40,7 @@ class DivergenceGuard(keras.callbacks.Callback):
     """Stops training as soon as a logged value is NaN or Inf.
 
     Records ``self.diverged`` = ``(epoch, step, {key: value})`` and a message
-    naming them; :func:`kerasgan.training.run` raises :class:`TrainingDiverged`
+    naming them; :func:`kerasgan.runner.run` raises :class:`TrainingDiverged`
     with it after ``fit`` returns, leaving the last good checkpoint in place.
 
     Example:

@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 
 import kerasgan
-from kerasgan import cli, export, training
+from kerasgan import cli, export, runner
 from kerasgan.data import images
-from kerasgan.metrics import evaluation, features, fid_from_features, inception_score
+from kerasgan.metrics import evaluation, extractors, fid_from_features, inception_score
+from kerasgan.metrics.extractors import registry
 
 
 class _Pixels:
@@ -37,8 +38,8 @@ class _Pixels:
 @pytest.fixture(autouse=True)
 def _pixels_extractor(monkeypatch):
     # A private copy of the registry: fid_pixels does not leak into other tests.
-    monkeypatch.setattr(features, "_REGISTRY", dict(features._REGISTRY))
-    features.register_extractor("fid_pixels", lambda **kw: _Pixels(**kw))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    extractors.register_extractor("fid_pixels", lambda **kw: _Pixels(**kw))
     yield
 
 
@@ -96,8 +97,8 @@ def test_reference_cache_is_keyed_by_the_extractor_weights(tmp_path, monkeypatch
     inp = keras.Input((16, 16, 1))
     feats = keras.layers.Dense(3, name="feat")(keras.layers.Flatten()(inp))
     model = keras.Model(inp, keras.layers.Dense(2, name="logits")(feats))
-    ext = features.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
-    monkeypatch.setitem(features._REGISTRY, "fid_tiny", lambda **kw: ext)
+    ext = extractors.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
+    monkeypatch.setitem(registry._REGISTRY, "fid_tiny", lambda **kw: ext)
     first = ext.fingerprint
     assert len(first) == 12 and first == ext.fingerprint  # computed once, stable
 
@@ -113,8 +114,8 @@ def test_reference_cache_is_keyed_by_the_extractor_weights(tmp_path, monkeypatch
     np.testing.assert_allclose(old.mu, ext.features(real).mean(0), rtol=1e-7)
     assert reference().mu.tolist() == old.mu.tolist()  # same weights: read back from the cache
     model.get_layer("feat").kernel.assign(2.0 * model.get_layer("feat").kernel)
-    retrained = features.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
-    monkeypatch.setitem(features._REGISTRY, "fid_tiny", lambda **kw: retrained)
+    retrained = extractors.KerasFeatureExtractor(model, "fid_tiny", "feat", "logits")
+    monkeypatch.setitem(registry._REGISTRY, "fid_tiny", lambda **kw: retrained)
     assert retrained.fingerprint != first
     new = reference()
     np.testing.assert_allclose(new.mu, retrained.features(real).mean(0), rtol=1e-7)
@@ -124,6 +125,62 @@ def test_reference_cache_is_keyed_by_the_extractor_weights(tmp_path, monkeypatch
         f"digits-16px__test__fid_tiny-{fp}__n{len(real)}.npz"
         for fp in (first, retrained.fingerprint)
     )
+
+
+def test_a_registered_metric_kind_runs_through_the_evaluator(monkeypatch):
+    # A private copy of the kinds: "gap" does not leak into other tests.
+    monkeypatch.setattr(evaluation, "_KINDS", dict(evaluation._KINDS))
+    seen = []
+
+    def gap(evaluator, extractor_name, generated):
+        # |mu_real - mu_kept|, the kept features' row count, and the mean entropy of p(y|x).
+        ref, _ = evaluator.reference(extractor_name)
+        seen.append((extractor_name, generated.features.dtype))
+        diff = ref.mu - generated.features.mean(0)
+        p = generated.probabilities
+        return {
+            "": float(np.sqrt(diff @ diff)),
+            "kept": len(generated.features),
+            "entropy": float(-(p * np.log(p)).sum(1).mean()),
+        }
+
+    evaluation.register_metric_kind("gap", gap, keep_features=True, probabilities=True)
+    assert evaluation.metric_kinds() == ["fid", "kid", "is", "prdc", "gap"]
+    assert evaluation.parse_metric("gap_pixels") == ("gap", "fid_pixels")
+    real, _ = images.digits(size=16, split="test")
+    noise = 0.3 * np.random.default_rng(1).normal(size=real.shape)
+    fake = np.clip(real[::-1] + noise, -1, 1).astype("float32")
+    ev = evaluation.Evaluator(
+        ["gap_pixels", "fid_pixels"], real=real, batch_size=64, max_kept_features=100
+    )
+    out = ev.evaluate(fake)
+    assert list(out) == ["gap_pixels", "gap_pixels_kept", "gap_pixels_entropy", "fid_pixels"]
+    assert seen == [("fid_pixels", np.float32)]
+    flat_real, flat_fake = real.reshape(len(real), -1), fake.reshape(len(fake), -1)
+    # Only the first max_kept_features generated images are kept (float32 pixels).
+    expected_gap = np.linalg.norm(flat_real.mean(0) - flat_fake[:100].mean(0))
+    assert out["gap_pixels"] == pytest.approx(expected_gap, rel=1e-6)
+    assert out["gap_pixels_kept"] == 100
+    probs = _Pixels().probabilities(fake)  # all images, not only the kept ones
+    entropy = -(probs * np.log(probs)).sum(1).mean()
+    assert out["gap_pixels_entropy"] == pytest.approx(entropy, rel=1e-9)
+    # A built-in kind gives the same number next to a registered one.
+    alone = evaluation.Evaluator(["fid_pixels"], real=real, batch_size=64).evaluate(fake)
+    assert out["fid_pixels"] == alone["fid_pixels"]
+
+    with pytest.raises(ValueError, match="already registered"):
+        evaluation.register_metric_kind("gap", gap)
+    evaluation.register_metric_kind("gap", lambda ev, name, gen: {"": 1.0}, overwrite=True)
+    assert evaluation.Evaluator(["gap_pixels"], real=real).evaluate(fake) == {"gap_pixels": 1.0}
+    for bad, match in (("my_gap", "kind='my_gap'"), ("", "kind=''"), (3, "kind=3")):
+        with pytest.raises(ValueError, match=match):
+            evaluation.register_metric_kind(bad, gap)
+    with pytest.raises(ValueError, match="function must be callable"):
+        evaluation.register_metric_kind("gap2", 3)
+    with pytest.raises(ValueError, match="keep_features=1"):
+        evaluation.register_metric_kind("gap2", gap, keep_features=1)
+    with pytest.raises(ValueError, match=r"kind in \['fid', 'kid', 'is', 'prdc', 'gap'\]"):
+        evaluation.parse_metric("gap2_pixels")
 
 
 def test_evaluator_errors():
@@ -158,7 +215,7 @@ def _digits_gan_config(tmp_path, **kw):
 
 
 def test_evaluation_callback_logs_to_history_tensorboard_and_metrics_jsonl(tmp_path):
-    result = training.run(_digits_gan_config(tmp_path))
+    result = runner.run(_digits_gan_config(tmp_path))
     history = result["history"]
     assert len(history["fid_pixels"]) == 2 and all(np.isfinite(history["fid_pixels"]))
     assert "kid_pixels_std" in history
@@ -213,7 +270,7 @@ def test_fid_digits_ranks_real_above_a_briefly_trained_gan_above_noise(tmp_path)
         export=False,
         tensorboard=False,
     )
-    gan = training.run(cfg)["model"]
+    gan = runner.run(cfg)["model"]
     reference, _ = images.digits(size=16, split="test")  # the 359 held-out digits
     ev = evaluation.Evaluator(["fid_digits", "kid_digits"], real=reference, kid_subsets=20)
     held_out_real = images.digits(size=16, split="train")[0][:1000]
