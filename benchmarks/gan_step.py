@@ -166,7 +166,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import kerasgan  # noqa: E402
-from kerasgan import _data_checks  # noqa: E402
+from kerasgan._internal import data_checks as _data_checks  # noqa: E402
 from kerasgan.gan import base as gan_module  # noqa: E402
 
 # --------------------------------------------------------------------------------------
