@@ -13,9 +13,10 @@ SciPy references in the tests):
   density/coverage.
 - :class:`StreamingMoments`, :func:`reference_statistics`: streaming float64
   feature statistics and their on-disk cache.
-- :mod:`~kerasgan.metrics.features`: named feature extractors (``fid_digits``,
+- :mod:`~kerasgan.metrics.extractors`: named feature extractors (``fid_digits``,
   ``fid_inception_v3``, ...); :class:`Evaluator`: ``fid_digits``-style named
-  image metrics of generated samples.
+  image metrics of generated samples (metric kinds registered in
+  :mod:`~kerasgan.metrics.evaluation`).
 - :func:`mode_coverage`: modes captured, high-quality fraction and reverse KL
   on Gaussian-mixture toy data (the VEEGAN / PacGAN protocol).
 
@@ -28,7 +29,7 @@ Example:
 """
 
 from kerasgan.metrics.evaluation import Evaluator, parse_metric
-from kerasgan.metrics.features import (
+from kerasgan.metrics.extractors import (
     FeatureExtractor,
     extractor_names,
     get_extractor,

@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from kerasgan.data import images
-from kerasgan.metrics import features
+from kerasgan.metrics import extractors
+from kerasgan.metrics.extractors import digits, registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "saved_models" / "fid_digits"
@@ -26,7 +27,7 @@ def digits_test():
 
 @pytest.fixture(scope="module")
 def ext():
-    return features.digits_classifier_extractor(path=SHIPPED)
+    return extractors.digits_classifier_extractor(path=SHIPPED)
 
 
 # --- the shipped classifier ----------------------------------------------------------------------
@@ -52,33 +53,33 @@ def test_shipped_classifier_loads_safely_and_has_its_recorded_accuracy(ext, digi
 def test_default_lookup_finds_the_shipped_classifier(monkeypatch, tmp_path):
     monkeypatch.delenv("KERASGAN_DIGITS_CLASSIFIER", raising=False)
     monkeypatch.chdir(tmp_path)  # no ./saved_models: falls through to the checkout's
-    found = features.get_extractor("fid_digits")
+    found = extractors.get_extractor("fid_digits")
     assert pathlib.Path(found.metadata["path"]) == SHIPPED / "classifier.keras"
     assert (found.name, found.feature_dim, found.num_classes) == ("fid_digits", 64, 10)
     assert (found.image_size, found.channels) == ((16, 16), 1)
     monkeypatch.setenv("KERASGAN_DIGITS_CLASSIFIER", str(SHIPPED))
-    assert features.get_extractor("fid_digits").metadata["test_accuracy"] >= MIN_TEST_ACCURACY
+    assert extractors.get_extractor("fid_digits").metadata["test_accuracy"] >= MIN_TEST_ACCURACY
 
 
 def test_missing_classifiers_say_how_to_train_them(monkeypatch, tmp_path):
     monkeypatch.delenv("KERASGAN_DIGITS_CLASSIFIER", raising=False)
     monkeypatch.delenv("KERASGAN_MNIST_CLASSIFIER", raising=False)
-    monkeypatch.setattr(features, "saved_models_dirs", lambda: [tmp_path / "saved_models"])
+    monkeypatch.setattr(digits, "saved_models_dirs", lambda: [tmp_path / "saved_models"])
     with pytest.raises(FileNotFoundError, match="python recipes/train_digits_classifier.py`"):
-        features.get_extractor("fid_digits")
-    with pytest.raises(features.WeightsNotFoundError) as info:
-        features.get_extractor("fid_mnist")
+        extractors.get_extractor("fid_digits")
+    with pytest.raises(extractors.WeightsNotFoundError) as info:
+        extractors.get_extractor("fid_mnist")
     message = str(info.value)
     assert "--dataset mnist" in message and "tfds build mnist" in message
     assert str(tmp_path / "saved_models" / "fid_mnist" / "classifier.keras") in message
     # An explicit path or env var that does not exist is an error, never a silent fallback.
-    with pytest.raises(features.WeightsNotFoundError, match="nowhere"):
-        features.get_extractor("fid_digits", path=tmp_path / "nowhere")
+    with pytest.raises(extractors.WeightsNotFoundError, match="nowhere"):
+        extractors.get_extractor("fid_digits", path=tmp_path / "nowhere")
     monkeypatch.setenv("KERASGAN_DIGITS_CLASSIFIER", str(tmp_path / "nowhere2"))
-    with pytest.raises(features.WeightsNotFoundError, match="KERASGAN_DIGITS_CLASSIFIER"):
-        features.digits_classifier_extractor()
+    with pytest.raises(extractors.WeightsNotFoundError, match="KERASGAN_DIGITS_CLASSIFIER"):
+        extractors.digits_classifier_extractor()
     with pytest.raises(ValueError, match="dataset='cifar10'"):
-        features.digits_classifier_extractor(dataset="cifar10")
+        extractors.digits_classifier_extractor(dataset="cifar10")
 
 
 # --- features and probabilities ------------------------------------------------------------------
@@ -174,32 +175,32 @@ def test_bad_batches_and_batch_sizes_raise_value_errors(ext, digits_test):
 
 
 def test_registry_lists_names_and_registers_new_extractors(monkeypatch):
-    monkeypatch.setattr(features, "_REGISTRY", dict(features._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     with pytest.raises(ValueError, match=r"\['fid_digits', 'fid_inception_v3', 'fid_mnist'\]"):
-        features.get_extractor("fid_cifar")
+        extractors.get_extractor("fid_cifar")
 
     def factory(units=3):
         inputs = keras.Input((8, 8, 1))
         hidden = keras.layers.Flatten()(inputs)
         model = keras.Model(inputs, keras.layers.Dense(units, name="mean", use_bias=False)(hidden))
         model.get_layer("mean").set_weights([np.full((64, units), 1 / 64, "float32")])
-        return features.KerasFeatureExtractor(model, "fid_mean", features_layer="mean")
+        return extractors.KerasFeatureExtractor(model, "fid_mean", features_layer="mean")
 
-    features.register_extractor("fid_mean", factory)
-    assert "fid_mean" in features.extractor_names()
-    toy = features.get_extractor("fid_mean", units=2)
+    extractors.register_extractor("fid_mean", factory)
+    assert "fid_mean" in extractors.extractor_names()
+    toy = extractors.get_extractor("fid_mean", units=2)
     x = np.random.default_rng(0).uniform(-1, 1, (5, 8, 8, 1))
     np.testing.assert_allclose(toy.features(x), np.repeat(x.mean(axis=(1, 2)), 2, 1), atol=1e-6)
     with pytest.raises(ValueError, match="no classifier head"):
         toy.probabilities(x)
     with pytest.raises(ValueError, match="already registered"):
-        features.register_extractor("fid_mean", factory)
-    features.register_extractor("fid_mean", lambda: "replaced", overwrite=True)
-    assert features.get_extractor("fid_mean") == "replaced"
+        extractors.register_extractor("fid_mean", factory)
+    extractors.register_extractor("fid_mean", lambda: "replaced", overwrite=True)
+    assert extractors.get_extractor("fid_mean") == "replaced"
     with pytest.raises(ValueError, match="name='fid mean'"):
-        features.register_extractor("fid mean", factory)
+        extractors.register_extractor("fid mean", factory)
     with pytest.raises(ValueError, match="factory must be callable"):
-        features.register_extractor("fid_x", 3)
+        extractors.register_extractor("fid_x", 3)
 
 
 # --- InceptionV3 ---------------------------------------------------------------------------------
@@ -208,8 +209,8 @@ def test_registry_lists_names_and_registers_new_extractors(monkeypatch):
 def test_inception_constants_match_keras():
     from keras.src.applications import inception_v3
 
-    assert features.INCEPTION_V3_URL == inception_v3.WEIGHTS_PATH
-    assert features.INCEPTION_V3_NOTOP_URL == inception_v3.WEIGHTS_PATH_NO_TOP
+    assert extractors.INCEPTION_V3_URL == inception_v3.WEIGHTS_PATH
+    assert extractors.INCEPTION_V3_NOTOP_URL == inception_v3.WEIGHTS_PATH_NO_TOP
 
 
 def _offline_home(monkeypatch, tmp_path, keras_home):
@@ -227,19 +228,19 @@ def test_inception_without_weights_says_where_to_put_them(monkeypatch, tmp_path,
     _offline_home(monkeypatch, tmp_path, keras_home)
     cache = tmp_path / ("kh" if keras_home else "home/.keras") / "models"
     with pytest.raises(FileNotFoundError) as info:
-        features.get_extractor("fid_inception_v3")
+        extractors.get_extractor("fid_inception_v3")
     message = str(info.value)
-    for name in (features.INCEPTION_V3_WEIGHTS, features.INCEPTION_V3_NOTOP_WEIGHTS):
+    for name in (extractors.INCEPTION_V3_WEIGHTS, extractors.INCEPTION_V3_NOTOP_WEIGHTS):
         assert str(cache / name) in message
-    assert features.INCEPTION_V3_URL in message and features.INCEPTION_V3_NOTOP_URL in message
+    assert extractors.INCEPTION_V3_URL in message and extractors.INCEPTION_V3_NOTOP_URL in message
     assert "KERASGAN_INCEPTION_WEIGHTS" in message and "never downloads" in message
-    with pytest.raises(features.WeightsNotFoundError, match="missing.h5"):
-        features.inception_v3_extractor(weights_path=tmp_path / "missing.h5")
+    with pytest.raises(extractors.WeightsNotFoundError, match="missing.h5"):
+        extractors.inception_v3_extractor(weights_path=tmp_path / "missing.h5")
 
 
 def test_untrained_inception_plumbing_with_top():
     # Random weights: only the shapes and the softmax are meaningful here.
-    ext = features.inception_v3_extractor(untrained=True)
+    ext = extractors.inception_v3_extractor(untrained=True)
     assert ext.name == "fid_inception_v3_untrained"
     x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 1)).astype("float32")
     f, p = ext.features_and_probabilities(x)
@@ -252,18 +253,18 @@ def test_inception_weights_load_from_the_keras_cache(monkeypatch, tmp_path):
     """A no-top weights file in $KERAS_HOME/models is found, loaded, and has no head."""
     from keras.src.legacy.saving import legacy_h5_format
 
-    source = features.inception_v3_extractor(untrained=True, include_top=False)
+    source = extractors.inception_v3_extractor(untrained=True, include_top=False)
     _offline_home(monkeypatch, tmp_path, keras_home=True)
-    path = tmp_path / "kh" / "models" / features.INCEPTION_V3_NOTOP_WEIGHTS
+    path = tmp_path / "kh" / "models" / extractors.INCEPTION_V3_NOTOP_WEIGHTS
     path.parent.mkdir(parents=True)
     with h5py.File(path, "w") as f:  # the format of the published Keras weight files
         legacy_h5_format.save_weights_to_hdf5_group(f, source.model)
 
-    ext = features.get_extractor("fid_inception_v3")
+    ext = extractors.get_extractor("fid_inception_v3")
     assert (ext.name, ext.feature_dim, ext.num_classes) == ("fid_inception_v3", 2048, None)
     x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(ext.features(x), source.features(x), atol=1e-5)
-    with pytest.raises(ValueError, match=features.INCEPTION_V3_WEIGHTS):
+    with pytest.raises(ValueError, match=extractors.INCEPTION_V3_WEIGHTS):
         ext.probabilities(x)
     path.unlink()
 
@@ -284,7 +285,7 @@ def test_recipe_smoke_writes_a_loadable_classifier(tmp_path, capsys):
     assert metadata["smoke"] and metadata["train_size"] == 64 and metadata["test_size"] == 359
     assert metadata["test_accuracy"] == pytest.approx(accuracy, abs=5e-5)
     x, y = images.digits(size=16, split="test")
-    probs = features.digits_classifier_extractor(path=out).probabilities(x)
+    probs = extractors.digits_classifier_extractor(path=out).probabilities(x)
     assert float((probs.argmax(1) == y).mean()) == pytest.approx(metadata["test_accuracy"])
     assert "--smoke" in metadata["command"]
 
@@ -321,7 +322,7 @@ def test_recipe_mnist_path_builds_a_28x28_fid_mnist(tmp_path, capsys, monkeypatc
         359,
     )
     monkeypatch.setenv("KERASGAN_MNIST_CLASSIFIER", str(out))
-    ext = features.get_extractor("fid_mnist")
+    ext = extractors.get_extractor("fid_mnist")
     assert (ext.name, ext.image_size, ext.feature_dim, ext.num_classes) == (
         "fid_mnist",
         (28, 28),
