@@ -1,6 +1,18 @@
-"""Normalizing flows: Keras 3 layers owning the variables, TFP bijectors owning the math."""
+"""Normalizing flows: Keras 3 layers own the variables, TFP bijectors own the math.
 
-from kerasgan.flows.batch_norm import BatchNorm
+Laid out by mechanism: :mod:`~kerasgan.flows.base` (``FlowLayer``),
+:mod:`~kerasgan.flows.bijectors` (the TFP maths TFP lacks),
+:mod:`~kerasgan.flows.autoregressive`, :mod:`~kerasgan.flows.coupling`,
+:mod:`~kerasgan.flows.linear`, :mod:`~kerasgan.flows.normalization`,
+:mod:`~kerasgan.flows.residual`, :mod:`~kerasgan.flows.image`,
+:mod:`~kerasgan.flows.conditioners`, :mod:`~kerasgan.flows.families` (builders and
+their name registry), :mod:`~kerasgan.flows.model` (``FlowModel``),
+:mod:`~kerasgan.flows.distillation`, :mod:`~kerasgan.flows.targets`,
+:mod:`~kerasgan.flows.preprocessing`.
+"""
+
+from kerasgan.flows.autoregressive import IAF, MAF, NeuralSplineAutoregressive
+from kerasgan.flows.base import FlowLayer, soft_clip
 from kerasgan.flows.conditioners import (
     MADE,
     CouplingCNN,
@@ -9,30 +21,21 @@ from kerasgan.flows.conditioners import (
     made_degrees,
     made_masks,
 )
-from kerasgan.flows.distillation import DensityDistiller
-from kerasgan.flows.flow_model import FlowModel
-from kerasgan.flows.glow import ActNorm, InvertibleLinear, glow_step
-from kerasgan.flows.image import (
-    CheckerboardCoupling,
-    MultiScale,
-    Squeeze,
-    checkerboard_mask,
-    glow,
-    realnvp_image,
-)
-from kerasgan.flows.layers import (
-    IAF,
-    MAF,
+from kerasgan.flows.coupling import (
     AdditiveCoupling,
     AffineCoupling,
-    FlowLayer,
-    NeuralSplineAutoregressive,
+    CheckerboardCoupling,
     NeuralSplineCoupling,
-    Permute,
-    soft_clip,
 )
-from kerasgan.flows.planar_radial import EnergyTarget, Planar, Radial, energy_names, potential
+from kerasgan.flows.distillation import DensityDistiller
+from kerasgan.flows.families import glow, glow_step, realnvp_image
+from kerasgan.flows.image import MultiScale, Squeeze, checkerboard_mask
+from kerasgan.flows.linear import InvertibleLinear, Permute
+from kerasgan.flows.model import FlowModel
+from kerasgan.flows.normalization import ActNorm, BatchNorm
 from kerasgan.flows.preprocessing import LogitTransform, bits_per_dim, dequantize
+from kerasgan.flows.residual import Planar, Radial
+from kerasgan.flows.targets import EnergyTarget, energy_names, potential
 
 __all__ = [
     "BatchNorm",

@@ -11,7 +11,8 @@ from kerasgan import losses as losses_lib
 from kerasgan._internal import data_checks as _data_checks
 from kerasgan._internal.checks import check_positive_int
 from kerasgan._internal.jit import resolve_jit_compile
-from kerasgan.flows.flow_model import FlowModel
+from kerasgan.flows.model import FlowModel
+from kerasgan.flows.targets import EnergyTarget
 from kerasgan.saving import OptimizerCompileMixin, SeedStateMixin
 
 __all__ = ["DensityDistiller"]
@@ -72,8 +73,6 @@ class DensityDistiller(OptimizerCompileMixin, SeedStateMixin, keras.Model):
                 f"anneal_steps must be an int >= 0. Received: anneal_steps={anneal_steps!r}"
             )
         self.anneal_steps = anneal_steps
-        from kerasgan.flows.planar_radial import EnergyTarget
-
         if not isinstance(teacher, (FlowModel, EnergyTarget)):
             raise ValueError(
                 "teacher must be a kerasgan.flows.FlowModel or EnergyTarget. Received: "

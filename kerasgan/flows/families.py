@@ -4,7 +4,12 @@ A family builder returns the list of flow layers (data side first) that
 :class:`kerasgan.flows.FlowModel` composes. Vector families take the event
 size; image families take ``(H, W, C)``. The runner looks families up by name
 (``"maf"``, ``"realnvp"``, ``"glow"``...) with :func:`get` / :func:`build`, so a new
-family is one decorated function here and no runner change.
+family is one decorated function here and no runner change. The composite
+architectures the families are made of are library functions here too:
+:func:`glow_step` (one Glow step on vectors), :func:`glow` and
+:func:`realnvp_image` (multi-scale image flows), exported as
+``kerasgan.flows.glow_step``, ``kerasgan.flows.glow`` and
+``kerasgan.flows.realnvp_image``.
 
 Example:
     >>> from kerasgan.flows import FlowModel, families
@@ -18,23 +23,24 @@ from __future__ import annotations
 
 import inspect
 
-from kerasgan.flows.glow import glow_step
-from kerasgan.flows.image import glow as _glow_image
-from kerasgan.flows.image import realnvp_image
-from kerasgan.flows.layers import (
-    IAF,
-    MAF,
+from kerasgan.flows.autoregressive import IAF, MAF, NeuralSplineAutoregressive
+from kerasgan.flows.coupling import (
     AdditiveCoupling,
     AffineCoupling,
-    NeuralSplineAutoregressive,
+    CheckerboardCoupling,
     NeuralSplineCoupling,
 )
-from kerasgan.flows.planar_radial import Planar, Radial
+from kerasgan.flows.image import MultiScale, Squeeze
+from kerasgan.flows.linear import InvertibleLinear
+from kerasgan.flows.normalization import ActNorm
+from kerasgan.flows.residual import Planar, Radial
 
 __all__ = [
     "KINDS",
     "build",
     "get",
+    "glow",
+    "glow_step",
     "iaf",
     "maf",
     "names",
@@ -44,6 +50,7 @@ __all__ = [
     "planar",
     "radial",
     "realnvp",
+    "realnvp_image",
     "register",
 ]
 
@@ -114,6 +121,152 @@ def build(name, event_shape, kind=None, **options):
     kwargs = {k: v for k, v in options.items() if k in accepted}
     first = shape[0] if kind == "vector" else shape
     return builder(first, **kwargs)
+
+
+def glow_step(hidden_units=(64, 64), parity=0, seed=0, context_size=0, dtype=None):
+    """The three layers of one Glow step on vectors: ActNorm, InvertibleLinear, AffineCoupling.
+
+    Args:
+        hidden_units: coupling network sizes.
+        parity: coupling half (alternate between steps).
+        seed: seed of the invertible linear map's initial rotation.
+        context_size: conditioning input size of the coupling.
+        dtype: the layers' dtype (policy), e.g. ``"float64"``.
+
+    Returns:
+        A list of three flow layers (data side first), to extend a layer list.
+    """
+    kw = {} if dtype is None else {"dtype": dtype}
+    return [
+        ActNorm(**kw),
+        InvertibleLinear(seed=seed, **kw),
+        AffineCoupling(hidden_units, parity=parity, context_size=context_size, **kw),
+    ]
+
+
+def _check_image_shape(event_shape, levels):
+    shape = tuple(int(d) for d in event_shape)
+    if len(shape) != 3:
+        raise ValueError(f"event_shape must be (H, W, C). Received: event_shape={event_shape!r}")
+    f = 2**levels
+    if shape[0] % f or shape[1] % f:
+        raise ValueError(
+            f"{levels} levels need H and W divisible by {f}. Received: event_shape={shape}"
+        )
+    return shape
+
+
+def realnvp_image(
+    event_shape, num_scales=2, hidden_channels=(64, 64), residual=True, context_size=0, dtype=None
+):
+    """RealNVP's multi-scale image flow (Dinh et al., 2017, section 3.6).
+
+    Each scale but the last: 3 checkerboard couplings (alternating masks),
+    squeeze, 3 channel-wise couplings (alternating halves), then half the
+    channels are factored out and the rest go to the next scale. The last
+    scale: 4 checkerboard couplings.
+
+    Args:
+        event_shape: ``(H, W, C)``; H and W divisible by ``2 ** (num_scales - 1)``.
+        num_scales: number of scales (>= 1).
+        hidden_channels: coupling networks' hidden widths.
+        residual: ResNet-style skips in the coupling networks.
+        context_size: conditioning vector size.
+        dtype: the layers' dtype (policy).
+
+    Returns:
+        A list of flow layers (data side first) for :class:`FlowModel`.
+
+    Example:
+        >>> layers = realnvp_image((8, 8, 1), num_scales=2, hidden_channels=[8])
+    """
+    num_scales = int(num_scales)
+    if num_scales < 1:
+        raise ValueError(f"num_scales must be >= 1. Received: num_scales={num_scales}")
+    _check_image_shape(event_shape, num_scales - 1)
+    kw = {"context_size": context_size}
+    if dtype is not None:
+        kw["dtype"] = dtype
+
+    def scale(level):
+        if level == num_scales - 1:
+            return [
+                CheckerboardCoupling(hidden_channels, parity=i % 2, residual=residual, **kw)
+                for i in range(4)
+            ]
+        layers = [
+            CheckerboardCoupling(hidden_channels, parity=i % 2, residual=residual, **kw)
+            for i in range(3)
+        ]
+        layers.append(Squeeze(**({"dtype": dtype} if dtype else {})))
+        network = "resnet" if residual else "cnn"
+        layers += [
+            AffineCoupling(hidden_channels, parity=i % 2, network=network, **kw) for i in range(3)
+        ]
+        layers.append(MultiScale(scale(level + 1), **({"dtype": dtype} if dtype else {})))
+        return layers
+
+    return scale(0)
+
+
+def glow(
+    event_shape,
+    num_levels=2,
+    steps_per_level=4,
+    hidden_channels=(64, 64),
+    context_size=0,
+    seed=0,
+    dtype=None,
+):
+    """Glow's multi-scale image flow (Kingma and Dhariwal, 2018).
+
+    Each level: squeeze, then ``steps_per_level`` steps of ActNorm ->
+    invertible 1x1 convolution (LU) -> affine coupling (channel halves, a
+    ``Conv3x3 -> Conv1x1 -> zero Conv3x3`` network); every level but the last
+    then factors out half the channels.
+
+    Args:
+        event_shape: ``(H, W, C)``; H and W divisible by ``2 ** num_levels``.
+        num_levels: number of levels ``L`` (>= 1).
+        steps_per_level: steps ``K`` per level (>= 1).
+        hidden_channels: coupling networks' hidden widths.
+        context_size: conditioning vector size.
+        seed: seeds the 1x1 convolutions' initial rotations.
+        dtype: the layers' dtype (policy).
+
+    Returns:
+        A list of flow layers (data side first) for :class:`FlowModel`.
+
+    Example:
+        >>> layers = glow((8, 8, 1), num_levels=2, steps_per_level=1, hidden_channels=[8])
+    """
+    num_levels, steps = int(num_levels), int(steps_per_level)
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1. Received: num_levels={num_levels}")
+    if steps < 1:
+        raise ValueError(f"steps_per_level must be >= 1. Received: steps_per_level={steps}")
+    _check_image_shape(event_shape, num_levels)
+    dt = {} if dtype is None else {"dtype": dtype}
+
+    def level(index):
+        layers = [Squeeze(**dt)]
+        for k in range(steps):
+            layers += [
+                ActNorm(**dt),
+                InvertibleLinear(seed=seed + 1000 * index + k, **dt),
+                AffineCoupling(
+                    hidden_channels,
+                    parity=k % 2,
+                    network="cnn",
+                    context_size=context_size,
+                    **dt,
+                ),
+            ]
+        if index < num_levels - 1:
+            layers.append(MultiScale(level(index + 1), **dt))
+        return layers
+
+    return level(0)
 
 
 def _orders(num_transforms):
@@ -213,7 +366,7 @@ def radial(event_size, num_transforms=5):
 @register("glow", kind="image")
 def glow_image(event_shape, num_levels=2, steps_per_level=4, hidden_channels=(64, 64), seed=0):
     """Glow's multi-scale image flow: :func:`kerasgan.flows.glow`."""
-    return _glow_image(
+    return glow(
         event_shape,
         num_levels=num_levels,
         steps_per_level=steps_per_level,

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from kerasgan.flows.layers import FlowLayer
+from kerasgan.flows.base import FlowLayer
 
 tfb = tfp.bijectors
 

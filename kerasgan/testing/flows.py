@@ -38,7 +38,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from kerasgan import flows
-from kerasgan.flows.layers import FlowLayer, initialize_layers, layer_bijector
+from kerasgan.flows.base import FlowLayer, initialize_layers, layer_bijector
 
 tfd = tfp.distributions
 

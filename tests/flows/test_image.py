@@ -5,9 +5,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from kerasgan import export, flows
 from kerasgan.testing.flows import flow_layer_factories
+
+tfb = tfp.bijectors
 
 SHAPE = (4, 4, 2)
 
@@ -50,12 +53,65 @@ def _log_abs_det(z_fn, x):
     return np.linalg.slogdet(jac)[1], z.numpy()
 
 
+def _assert_round_trip(layer, x):
+    """``forward(inverse(x)) == x`` and ``inverse(forward(z)) == z``, each map computed anew.
+
+    TFP caches a bijector's results by input tensor: ``bij.forward(bij.inverse(x))``
+    hands ``x`` back from the cache whatever the forward map computes. A new bijector
+    on a new tensor (``tf.identity``) recomputes it.
+    """
+    z = layer.bijector().inverse(x)
+    back = layer.bijector().forward(tf.identity(z))
+    np.testing.assert_allclose(back.numpy(), x.numpy(), atol=1e-10)
+    noise = _images(seed=2, shape=layer.output_event_shape(SHAPE))
+    x2 = layer.bijector().forward(noise)
+    back = layer.bijector().inverse(tf.identity(x2))
+    np.testing.assert_allclose(back.numpy(), noise.numpy(), atol=1e-10)
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_round_trip(name):
-    bij = _built(name).bijector()
+    _assert_round_trip(_built(name), _images())
+
+
+class _WrongForward(tfb.Bijector):
+    """A layer's bijector with its forward map shifted by ``error``: a deliberately broken
+    layer (image events, any noise-side shape)."""
+
+    def __init__(self, inner, error):
+        parameters = dict(locals())
+        self._inner, self._error = inner, error
+        super().__init__(
+            forward_min_event_ndims=3, dtype=inner.dtype, parameters=parameters, name="wrong"
+        )
+
+    def _forward(self, z):
+        return self._inner.forward(z) + self._error
+
+    def _inverse(self, x):
+        return self._inner.inverse(x)
+
+    def _inverse_log_det_jacobian(self, x):
+        return self._inner.inverse_log_det_jacobian(x, event_ndims=3)
+
+    def _forward_event_shape_tensor(self, s):
+        return self._inner.forward_event_shape_tensor(s)
+
+    def _inverse_event_shape_tensor(self, s):
+        return self._inner.inverse_event_shape_tensor(s)
+
+
+@pytest.mark.parametrize("name", ["checkerboard", "squeeze", "multiscale"])
+def test_round_trip_fails_for_a_layer_with_a_wrong_forward_map(name, monkeypatch):
+    layer = _built(name)
+    right = layer.bijector
+    monkeypatch.setattr(layer, "bijector", lambda context=None: _WrongForward(right(context), 1e-3))
     x = _images()
-    z = bij.inverse(x)
-    np.testing.assert_allclose(bij.forward(z).numpy(), x.numpy(), atol=1e-10)
+    bij = layer.bijector()
+    # The same object's round trip reads as exact: TFP returns the cached input.
+    np.testing.assert_array_equal(bij.forward(bij.inverse(x)).numpy(), x.numpy())
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        _assert_round_trip(layer, x)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
@@ -69,7 +125,9 @@ def test_log_det_matches_autodiff_jacobian(name):
     np.testing.assert_allclose(np.broadcast_to(got, want.shape), want, atol=1e-9)
     z = layer.bijector().inverse(x)
     event_ndims = len(layer.output_event_shape(SHAPE))
-    fwd = layer.bijector().forward_log_det_jacobian(z, event_ndims=event_ndims).numpy()
+    # A new tensor, so the forward log-det is computed, not looked up next to z.
+    fwd = layer.bijector().forward_log_det_jacobian(tf.identity(z), event_ndims=event_ndims)
+    fwd = fwd.numpy()
     np.testing.assert_allclose(np.broadcast_to(fwd, want.shape), -want, atol=1e-9)
 
 

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from kerasgan import flows
 from kerasgan.testing.flows import flow_layer_factories
+
+tfb = tfp.bijectors
 
 D = 4
 
@@ -31,12 +34,57 @@ def _points(n=16, seed=1):
     return tf.constant(np.random.default_rng(seed).normal(0.0, 1.2, (n, D)))
 
 
+def _assert_round_trip(layer, x):
+    """``inverse(forward(x)) == x`` and ``forward(inverse(x)) == x``, each map computed anew.
+
+    TFP caches a bijector's results by input tensor (shared by bijectors with equal
+    parameters): ``bij.inverse(bij.forward(x))`` hands ``x`` back from the cache whatever
+    the inverse computes. A new bijector on a new tensor (``tf.identity``) recomputes it.
+    """
+    y = layer.bijector().forward(x)
+    back = layer.bijector().inverse(tf.identity(y))
+    np.testing.assert_allclose(back.numpy(), x.numpy(), atol=1e-9)
+    z = layer.bijector().inverse(x)
+    back = layer.bijector().forward(tf.identity(z))
+    np.testing.assert_allclose(back.numpy(), x.numpy(), atol=1e-9)
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_round_trip(name):
-    bij = _built(name).bijector()
+    _assert_round_trip(_built(name), _points())
+
+
+class _WrongInverse(tfb.Bijector):
+    """A layer's bijector with its inverse shifted by ``error``: a deliberately broken layer."""
+
+    def __init__(self, inner, error):
+        parameters = dict(locals())
+        self._inner, self._error = inner, error
+        super().__init__(
+            forward_min_event_ndims=1, dtype=inner.dtype, parameters=parameters, name="wrong"
+        )
+
+    def _forward(self, z):
+        return self._inner.forward(z)
+
+    def _inverse(self, x):
+        return self._inner.inverse(x) + self._error
+
+    def _forward_log_det_jacobian(self, z):
+        return self._inner.forward_log_det_jacobian(z, event_ndims=1)
+
+
+@pytest.mark.parametrize("name", ["maf", "affine_coupling", "permute"])
+def test_round_trip_fails_for_a_layer_with_a_wrong_inverse(name, monkeypatch):
+    layer = _built(name)
+    right = layer.bijector
+    monkeypatch.setattr(layer, "bijector", lambda context=None: _WrongInverse(right(context), 1e-3))
     x = _points()
-    np.testing.assert_allclose(bij.inverse(bij.forward(x)).numpy(), x.numpy(), atol=1e-9)
-    np.testing.assert_allclose(bij.forward(bij.inverse(x)).numpy(), x.numpy(), atol=1e-9)
+    bij = layer.bijector()
+    # The same object's round trip reads as exact: TFP returns the cached input.
+    np.testing.assert_array_equal(bij.inverse(bij.forward(x)).numpy(), x.numpy())
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        _assert_round_trip(layer, x)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
@@ -50,7 +98,8 @@ def test_log_det_matches_autodiff_jacobian(name):
     want = np.linalg.slogdet(jac)[1]
     got = bij.forward_log_det_jacobian(x, event_ndims=1).numpy()
     np.testing.assert_allclose(np.broadcast_to(got, want.shape), want, atol=1e-8)
-    inv = bij.inverse_log_det_jacobian(y, event_ndims=1).numpy()
+    # A new tensor: on ``y = bij.forward(x)`` itself TFP returns the cached -forward log-det.
+    inv = bij.inverse_log_det_jacobian(tf.identity(y), event_ndims=1).numpy()
     np.testing.assert_allclose(np.broadcast_to(inv, want.shape), -want, atol=1e-8)
 
 
