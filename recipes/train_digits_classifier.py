@@ -15,7 +15,7 @@ Writes `classifier.keras` (loads with `keras.saving.load_model(..., safe_mode=Tr
 and `metadata.json` (data, sizes, test accuracy, epochs, seed, command, date,
 versions) to `--output-dir` (default: `saved_models/fid_<dataset>/` of this
 checkout). The test accuracy is measured through the feature extractor
-itself (`kerasgan.metrics.features.digits_classifier_extractor`), the same path
+itself (`kerasgan.metrics.extractors.digits_classifier_extractor`), the same path
 the metrics use. `--smoke` trains 2 steps and requires `--output-dir`, so it never
 overwrites the shipped model.
 
