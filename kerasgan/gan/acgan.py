@@ -35,6 +35,8 @@ class ACGAN(GAN):
         latent_dim: size of ``z``.
         num_classes: number of labels.
         aux_weight: ``w``, the weight of the class loss (1 in the paper).
+        aux_fake_in_discriminator: False: D's class loss is ``CE(c(x_i), y_i)`` on
+            real samples only (see :class:`~kerasgan.losses.AuxiliaryClassification`).
         **kwargs: passed to :class:`GAN`.
 
     Returns:
@@ -62,11 +64,14 @@ class ACGAN(GAN):
         latent_dim,
         num_classes,
         aux_weight=1.0,
+        aux_fake_in_discriminator=True,
         penalties=None,
         **kwargs,
     ):
         num_classes = check_classes(num_classes)
-        aux = penalties_lib.AuxiliaryClassification(aux_weight)
+        aux = penalties_lib.AuxiliaryClassification(
+            aux_weight, fake_in_discriminator=aux_fake_in_discriminator
+        )
         outputs = getattr(discriminator, "outputs", None)
         if outputs is not None and (len(outputs) != 2 or outputs[1].shape[-1] != num_classes):
             raise ValueError(
@@ -83,11 +88,13 @@ class ACGAN(GAN):
             **kwargs,
         )
         self.aux_weight = aux.weight
+        self.aux_fake_in_discriminator = aux.fake_in_discriminator
 
     def get_config(self):
         config = super().get_config()
         config["penalties"] = config["penalties"][1:]  # the first is aux_weight's
         config["aux_weight"] = self.aux_weight
+        config["aux_fake_in_discriminator"] = self.aux_fake_in_discriminator
         return config
 
     def classify(self, x, batch_size=256):

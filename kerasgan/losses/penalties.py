@@ -260,10 +260,25 @@ class AuxiliaryClassification(Penalty):
     extra output (logits ``[B, num_classes]``). With the adversarial loss this is
     "D maximizes L_S + L_C, G maximizes L_C - L_S" of the paper.
 
+    With ``fake_in_discriminator=False`` the discriminator's class head learns from
+    real samples only (``CE(C(x), y)``): it can then not be taught to recognize the
+    classes in early, unrealistic samples, which the generator would otherwise
+    learn to reproduce; the generator's loss is unchanged.
+
     Args:
         weight: multiplier of the cross-entropy (1 in the paper).
+        fake_in_discriminator: whether the discriminator's class loss includes
+            the generated samples (the paper's ``L_C``; default True).
         name: log key stem (``"cls"``: logged as ``d_cls`` and ``g_cls``).
         players: (``("discriminator", "generator")``).
+
+    Returns:
+        A penalty for ``GAN(penalties=[...])``; :class:`kerasgan.gan.ACGAN` adds one.
+
+    Example:
+        >>> from kerasgan.losses import AuxiliaryClassification
+        >>> AuxiliaryClassification(0.5, fake_in_discriminator=False).weight
+        0.5
 
     Reference:
         Conditional Image Synthesis with Auxiliary Classifier GANs, Odena, Olah and
@@ -273,16 +288,29 @@ class AuxiliaryClassification(Penalty):
     default_name = "cls"
     default_players = ("discriminator", "generator")
 
+    def __init__(self, weight=1.0, fake_in_discriminator=True, name=None, players=None):
+        super().__init__(weight, name=name, players=players)
+        if not isinstance(fake_in_discriminator, bool):
+            raise ValueError(
+                "fake_in_discriminator must be True or False. Received: "
+                f"fake_in_discriminator={fake_in_discriminator!r}"
+            )
+        self.fake_in_discriminator = fake_in_discriminator
+
     def __call__(self, step, player):
         if not step.fake_extra:
             raise ValueError(
                 "AuxiliaryClassification needs a discriminator with a class head: outputs "
                 "[source_logits, class_logits]. Received: a discriminator with one output"
             )
-        loss = _cross_entropy(step.fake_extra[0], step.fake_labels)
-        if player == "discriminator" and step.real is not None:
-            loss = loss + _cross_entropy(step.real_extra[0], step.labels)
-        return loss
+        fake = _cross_entropy(step.fake_extra[0], step.fake_labels)
+        if player != "discriminator" or step.real is None:
+            return fake
+        real = _cross_entropy(step.real_extra[0], step.labels)
+        return real + fake if self.fake_in_discriminator else real
+
+    def get_config(self):
+        return {**super().get_config(), "fake_in_discriminator": self.fake_in_discriminator}
 
 
 def _cross_entropy(logits, labels):

@@ -187,6 +187,12 @@ SCHEMA = {
     "gp_target": ("loss", None, _number(0.0, strict=False, optional=True), "1 (WGAN-GP) or 0"),
     "r1_weight": ("loss", None, _number(0.0, strict=False, optional=True), "R1 penalty weight"),
     "aux_weight": ("loss", 1.0, _number(0.0, strict=False), "ACGAN: weight of the class loss"),
+    "aux_fake_in_discriminator": (
+        "loss",
+        True,
+        _bool(),
+        "ACGAN: D's class loss also on generated samples (the paper's)",
+    ),
     "anneal_steps": ("loss", 0, _int(0), "reverse-KL fits: beta annealing steps"),
     # optimization
     "batch_size": ("optimization", 256, _int(1), "global batch size"),

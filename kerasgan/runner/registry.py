@@ -196,7 +196,7 @@ register_model(
     "ACGAN",
     "gan",
     gan.ACGAN,
-    constructor_keys=_COND_KEYS + ("aux_weight",),
+    constructor_keys=_COND_KEYS + ("aux_weight", "aux_fake_in_discriminator"),
     conditional=True,
     d_mode="acgan",
 )

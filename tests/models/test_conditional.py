@@ -1,5 +1,7 @@
 """The GAN core's conditioning, named players and penalty objects; ConditionalGAN and ACGAN."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -97,7 +99,12 @@ def test_auxiliary_classification_is_the_class_cross_entropy_of_each_player():
         return -np.log(p[np.arange(len(y)), y])
 
     step = penalties.Step(
-        None, tf.zeros([2, 2]), tf.zeros([2, 2]), labels, fake_labels, (real_logits,),
+        None,
+        tf.zeros([2, 2]),
+        tf.zeros([2, 2]),
+        labels,
+        fake_labels,
+        (real_logits,),
         (fake_logits,),
     )
     d_value = aux(step, "discriminator").numpy()
@@ -110,6 +117,16 @@ def test_auxiliary_classification_is_the_class_cross_entropy_of_each_player():
     )
     assert aux.coefficient == 2.0
     assert (aux.log_key("d"), aux.log_key("g")) == ("d_cls", "g_cls")
+    # Real samples only in the discriminator's class loss; the generator's is unchanged.
+    real_only = penalties.AuxiliaryClassification(2.0, fake_in_discriminator=False)
+    np.testing.assert_allclose(
+        real_only(step, "discriminator").numpy(), ce(real_logits.numpy(), [0, 1]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        real_only(g_step, "generator").numpy(), ce(fake_logits.numpy(), [2, 0]), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="fake_in_discriminator=1"):
+        penalties.AuxiliaryClassification(fake_in_discriminator=1)
 
 
 def test_penalties_round_trip_and_refuse_bad_arguments():
@@ -118,6 +135,7 @@ def test_penalties_round_trip_and_refuse_bad_arguments():
         penalties.R1Penalty(0.1, name="r1_real"),
         penalties.WeightClipping(0.05),
         penalties.AuxiliaryClassification(0.5, players=["discriminator"]),
+        penalties.AuxiliaryClassification(0.5, fake_in_discriminator=False),
     ):
         q = penalties.deserialize(penalties.serialize(p))
         assert type(q) is type(p) and q.get_config() == p.get_config()
@@ -271,7 +289,10 @@ class ThreePlayerGAN(kerasgan.GAN):
         return {**logs, "e_loss": loss}
 
     def get_config(self):
-        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder)}
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -316,7 +337,11 @@ def test_three_player_model_resumes_every_player_exactly(tmp_path):
 # --- saving, layers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [_cgan, _acgan], ids=["ConditionalGAN", "ACGAN"])
+@pytest.mark.parametrize(
+    "make",
+    [_cgan, _acgan, functools.partial(_acgan, aux_weight=0.5, aux_fake_in_discriminator=False)],
+    ids=["ConditionalGAN", "ACGAN", "ACGAN-real-only"],
+)
 def test_keras_file_round_trip_with_safe_mode(make, tmp_path):
     model = make()
     model.compile()
@@ -326,12 +351,18 @@ def test_keras_file_round_trip_with_safe_mode(make, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     z = np.random.default_rng(1).standard_normal((5, 4)).astype("float32")
-    np.testing.assert_array_equal(model.generate(z, labels=[0, 1, 2, 0, 1]),
-                                  loaded.generate(z, labels=[0, 1, 2, 0, 1]))
+    np.testing.assert_array_equal(
+        model.generate(z, labels=[0, 1, 2, 0, 1]), loaded.generate(z, labels=[0, 1, 2, 0, 1])
+    )
     assert [type(p) for p in loaded.penalties] == [type(p) for p in model.penalties]
     assert loaded.num_classes == K
-    for u, v in zip(model.optimizers["discriminator"].variables,
-                    loaded.optimizers["discriminator"].variables):
+    def settings(m):  # the model's own config (the networks are compared by their outputs)
+        return {k: v for k, v in m.get_config().items() if k not in ("generator", "discriminator")}
+
+    assert settings(loaded) == settings(model)
+    for u, v in zip(
+        model.optimizers["discriminator"].variables, loaded.optimizers["discriminator"].variables
+    ):
         np.testing.assert_array_equal(u.numpy(), v.numpy())
 
 
@@ -378,9 +409,13 @@ def _distance_to_class_means(model, mu, n=300):
 def test_it_learns_to_draw_the_requested_class(make):
     x, y, mu = _class_data(2048)
     model = make()
-    model.compile(optimizers={"generator": keras.optimizers.Adam(2e-3, beta_1=0.5),
-                              "discriminator": keras.optimizers.Adam(2e-3, beta_1=0.5)},
-                  jit_compile=True)
+    model.compile(
+        optimizers={
+            "generator": keras.optimizers.Adam(2e-3, beta_1=0.5),
+            "discriminator": keras.optimizers.Adam(2e-3, beta_1=0.5),
+        },
+        jit_compile=True,
+    )
     before = _distance_to_class_means(model, mu)
     model.fit(x, y, batch_size=128, epochs=15, verbose=0)
     after = _distance_to_class_means(model, mu)
@@ -394,11 +429,14 @@ def test_sample_cli_draws_the_requested_label(tmp_path):
     base = tmp_path / "exp"
     export.export_generator(model, str(base), version=1)
     out = tmp_path / "s.npy"
-    assert cli.main(["sample", str(base), "-n", "6", "--label", "2", "--seed", "7",
-                     "-o", str(out)]) == 0
+    assert (
+        cli.main(["sample", str(base), "-n", "6", "--label", "2", "--seed", "7", "-o", str(out)])
+        == 0
+    )
     loaded = tf.saved_model.load(str(base / "1"))
-    expected = loaded.signatures["sample_seeded"](labels=tf.fill([6], 2),
-                                                  seed=tf.constant(7, tf.int64))["samples"]
+    expected = loaded.signatures["sample_seeded"](
+        labels=tf.fill([6], 2), seed=tf.constant(7, tf.int64)
+    )["samples"]
     np.testing.assert_array_equal(np.load(out), expected.numpy())
     assert cli.main(["sample", str(base), "-n", "6", "-o", str(out)]) == 2
     assert cli.main(["sample", str(base), "-n", "6", "--label", "3", "-o", str(out)]) == 2
