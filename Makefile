@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/kerasgan train gan_grid25 --epochs 10
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check kerasgan tests recipes benchmarks

@@ -1,5 +1,6 @@
 """AC-GAN on the offline digits (16x16): a discriminator with a source head and a class
-head; D maximizes L_S + L_C, G maximizes L_C - L_S (Odena et al., 2017).
+head; D maximizes L_S + L_C, G maximizes L_C - L_S (Odena et al., 2017), here with D's
+class loss on real digits only.
 
 python recipes/acgan_digits.py [--smoke] [--dry-run]
 kerasgan train acgan_digits
@@ -25,6 +26,10 @@ CONFIG = {
     },
     "loss": {
         "aux_weight": 1.0,  # the class loss's weight in both players' losses
+        # D's class head learns from real digits only: taught on early fakes, it passes
+        # their artifacts on to G (8,000 steps: fid_digits 44.7 without; 48.8 and 48.9 with
+        # it at aux_weight 0.5 and 0.2).
+        "aux_fake_in_discriminator": False,
         "pair": "hinge",  # the source head's loss pair
     },
     "optimization": {
@@ -33,8 +38,11 @@ CONFIG = {
         "beta_1": 0.0,
         "beta_2": 0.9,
         "batch_size": 64,
-        "epochs": 60,
+        "epochs": 120,
         "steps_per_epoch": 100,
+        # Both learning rates decay linearly to 0: the last iterate's quality swings by
+        # several fid_digits points from epoch to epoch without it.
+        "lr_decay": True,
     },
     "run": {
         "eval_metrics": ["fid_digits"],

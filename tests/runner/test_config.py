@@ -201,3 +201,12 @@ def test_runner_modules_import_at_top_level_only():
                     if isinstance(node, (ast.Import, ast.ImportFrom)):
                         names = [a.name for a in node.names]
                         assert names == ["tensorflow_datasets"], (path, fn.name, names)
+
+
+def test_docs_list_every_config_key_in_its_section():
+    import pathlib
+
+    text = (pathlib.Path(runner.__file__).parent.parent.parent / "docs" / "runner.md").read_text()
+    for key, (section, *_) in config.SCHEMA.items():
+        shown = "class` / `family" if key == "model" else "pair" if key == "loss" else key
+        assert f"| `{section}` | `{shown}` |" in text, key
