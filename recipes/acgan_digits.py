@@ -25,7 +25,10 @@ CONFIG = {
         "d_spectral_norm": True,
     },
     "loss": {
-        "aux_weight": 1.0,  # the class loss's weight in both players' losses
+        # The class loss's weight in both players' losses (1 in the paper). Lower weights
+        # leave less room for G to please the class head with texture instead of shape
+        # (12,000 steps: fid_digits 41.3 at 1.0, 40.3 at 0.5, 38.3 at 0.3).
+        "aux_weight": 0.3,
         # D's class head learns from real digits only: taught on early fakes, it passes
         # their artifacts on to G (8,000 steps: fid_digits 44.7 without; 48.8 and 48.9 with
         # it at aux_weight 0.5 and 0.2).
