@@ -37,7 +37,12 @@ def sampling_speedup(teacher, student, n, repeats=3):
     return best(teacher) / best(student)
 
 
-def _fit_distiller(cfg, run_dir, strategy, target, student, epochs, info, result, key):
+def _fit_distiller(cfg, run_dir, strategy, target, student, epochs, info, result, key, warm_start):
+    """Fits ``student`` to ``target`` by reverse KL; its history goes to ``result[key]``.
+
+    ``warm_start``: first fit the student by maximum likelihood on the target's samples
+    for ``cfg["warm_start_epochs"]`` epochs (a flow teacher can sample; an energy cannot).
+    """
     with strategy.scope():
         distiller = flows.DensityDistiller(
             target, student, seed=cfg["seed"], anneal_steps=cfg["anneal_steps"]
@@ -46,7 +51,7 @@ def _fit_distiller(cfg, run_dir, strategy, target, student, epochs, info, result
             flow_task.build_optimizer(cfg, epochs * cfg["steps_per_epoch"]),
             jit_compile=cfg["jit_compile"],
         )
-    if cfg["warm_start_epochs"] and key == "student_history":
+    if warm_start and cfg["warm_start_epochs"]:
         distiller.warm_start(
             num_samples=max(cfg["batch_size"] * cfg["steps_per_epoch"] // 2, cfg["batch_size"]),
             epochs=cfg["warm_start_epochs"],
@@ -79,7 +84,7 @@ def run(cfg, run_dir, strategy):
             flow = flow_task.build_flow(cfg, 2)
             target = flows.EnergyTarget(cfg["energy"])
         distiller = _fit_distiller(
-            cfg, run_dir, strategy, target, flow, cfg["epochs"], None, result, "history"
+            cfg, run_dir, strategy, target, flow, cfg["epochs"], None, result, "history", False
         )
         result["kl"] = (
             distiller.kl(cfg["eval_test_samples"], seed=seed + 1) + target.log_normalizer()
@@ -107,6 +112,7 @@ def run(cfg, run_dir, strategy):
         info,
         result,
         "student_history",
+        True,
     )
     result["kl"] = distiller.kl(cfg["eval_test_samples"], seed=seed + 1)
     result["kl_label"] = "KL(student || teacher)"
